@@ -1,0 +1,113 @@
+/* vCPU life cycle, user-level CSRs and the bridge from host faults. */
+#include "cpu/riscv/cpu.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "cpu/riscv/interp.h"
+
+__thread vmx__rv_tls_t vmx__rv_tls;
+
+int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
+                    _Atomic uint64_t *code_gen) {
+  memset(cpu, 0, sizeof *cpu);
+  cpu->mem_base = mem_base;
+  cpu->mem_limit = mem_limit;
+  cpu->icount_limit = UINT64_MAX;
+  cpu->code_gen = code_gen;
+  cpu->bcache = calloc(1, sizeof *cpu->bcache);
+  if (!cpu->bcache)
+    return VMX_ENOMEM;
+  /* The arena is committed lazily by the host kernel as blocks fill it. */
+  void *arena = mmap(NULL, VMX_RV_BCACHE_ARENA, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (arena == MAP_FAILED) {
+    free(cpu->bcache);
+    cpu->bcache = NULL;
+    return VMX_ENOMEM;
+  }
+  cpu->bcache->arena = arena;
+  if (code_gen)
+    cpu->bcache_gen = atomic_load_explicit(code_gen, memory_order_acquire);
+  return 0;
+}
+
+void vmx_rv_cpu_copy_state(vmx_rv_cpu_t *dst, const vmx_rv_cpu_t *src) {
+  memcpy(dst->x, src->x, sizeof dst->x);
+  memcpy(dst->f, src->f, sizeof dst->f);
+  dst->pc = src->pc;
+  dst->fflags = src->fflags;
+  dst->frm = src->frm;
+  dst->icount = src->icount;
+  dst->resv_valid = false;
+}
+
+void vmx_rv_cpu_close(vmx_rv_cpu_t *cpu) {
+  if (!cpu->bcache)
+    return;
+  munmap(cpu->bcache->arena, VMX_RV_BCACHE_ARENA);
+  free(cpu->bcache);
+  cpu->bcache = NULL;
+}
+
+void vmx_rv_cpu_flush_code(vmx_rv_cpu_t *cpu) {
+  memset(cpu->bcache->bucket, 0, sizeof cpu->bcache->bucket);
+  cpu->bcache->used = 0;
+}
+
+/* User-level CSRs (unpriv ch. 8 and 10): the FP CSRs and the counters. */
+enum { CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,
+       CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02 };
+
+bool vmx_rv_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t *val) {
+  switch (csr) {
+  case CSR_FFLAGS: *val = cpu->fflags; return true;
+  case CSR_FRM: *val = cpu->frm; return true;
+  case CSR_FCSR: *val = cpu->frm << 5 | cpu->fflags; return true;
+  case CSR_CYCLE:
+  case CSR_INSTRET: *val = now; return true;
+  case CSR_TIME: {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* A 10 MHz timebase, as QEMU's virt machine has. */
+    *val = (uint64_t)ts.tv_sec * 10000000u + (uint64_t)ts.tv_nsec / 100u;
+    return true;
+  }
+  default: return false;
+  }
+}
+
+bool vmx_rv_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val) {
+  switch (csr) {
+  case CSR_FFLAGS: cpu->fflags = val & 0x1f; return true;
+  case CSR_FRM: cpu->frm = val & 7; return true;
+  case CSR_FCSR: cpu->fflags = val & 0x1f; cpu->frm = (val >> 5) & 7; return true;
+  default: return false;
+  }
+}
+
+bool vmx_rv_cpu_host_fault(int signo, int si_code, void *host_addr) {
+  vmx__rv_tls_t *tls = &vmx__rv_tls;
+  vmx_rv_cpu_t *cpu = tls->cpu;
+  if (!cpu)
+    return false;
+  uintptr_t a = (uintptr_t)host_addr, base = (uintptr_t)cpu->mem_base;
+  if (a < base || a - base >= cpu->mem_limit)
+    return false;
+  if (!tls->fetching && !cpu->cur_insn)
+    return false;
+  cpu->fault_addr = a - base;
+  cpu->fault_host_code = si_code;
+  /* The handler runs with signo blocked; siglongjmp does not restore the
+   * mask (sigsetjmp saved none, to keep vmx_rv_cpu_run cheap), so unblock
+   * it here or the next guest fault would kill the process. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  siglongjmp(tls->jb, 1);
+}

@@ -1,0 +1,141 @@
+/* The RV64GC hart: architectural state and the execution entry point.
+ *
+ * A vmx_rv_cpu_t is owned by exactly one host thread (its vCPU thread); only
+ * exit_request may be written by other threads. Guest memory is reached
+ * through one host mapping: guest address a lives at host address
+ * mem_base + a for every a < mem_limit, and any access at or above mem_limit
+ * faults. The bounds check and the add are the whole fast path, so generated
+ * code can inline it (see vmx_rv_g2h()).
+ */
+#ifndef VMX_CPU_RISCV_CPU_H
+#define VMX_CPU_RISCV_CPU_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Why vmx_rv_cpu_run() returned. */
+typedef enum {
+  VMX_RV_EXIT_ECALL,    /* ecall retired: pc is the next instruction */
+  VMX_RV_EXIT_EBREAK,   /* pc is the ebreak, not retired */
+  VMX_RV_EXIT_ILLEGAL,  /* pc is the instruction, exit_insn its bits */
+  VMX_RV_EXIT_FAULT,    /* pc is the instruction; see fault_* */
+  VMX_RV_EXIT_LIMIT,    /* icount reached icount_limit */
+  VMX_RV_EXIT_REQUEST,  /* exit_request was set */
+} vmx_rv_exit_t;
+
+/* The access that faulted (VMX_RV_EXIT_FAULT). */
+typedef enum {
+  VMX_RV_FAULT_LOAD,
+  VMX_RV_FAULT_STORE,     /* stores and AMOs */
+  VMX_RV_FAULT_FETCH,
+  VMX_RV_FAULT_MISALIGNED /* misaligned LR/SC/AMO (the spec lets us trap) */
+} vmx_rv_fault_t;
+
+/* Rounding modes (RISC-V unpriv §11.2, the frm field). */
+enum { VMX_RV_RNE = 0, VMX_RV_RTZ, VMX_RV_RDN, VMX_RV_RUP, VMX_RV_RMM, VMX_RV_DYN = 7 };
+
+/* Accrued exception flags (fflags). */
+enum { VMX_RV_FF_NX = 1, VMX_RV_FF_UF = 2, VMX_RV_FF_OF = 4, VMX_RV_FF_DZ = 8, VMX_RV_FF_NV = 16 };
+
+struct vmx_rv_bcache;
+
+typedef struct vmx_rv_cpu {
+  /* Hot state, used by every instruction: one cache-line group. */
+  alignas(64) uint64_t x[33];   /* x[0] is kept 0; x[32] is where decoded
+                                   code sends writes to x0 */
+  uint64_t pc;
+  uint8_t *mem_base;            /* host address of guest address 0 */
+  uint64_t mem_limit;           /* first guest address that faults */
+  uint64_t icount;              /* instructions retired, exact at every exit */
+  uint64_t icount_limit;        /* run stops when icount reaches it */
+
+  alignas(64) uint64_t f[32];   /* FP registers; singles NaN-boxed */
+  uint32_t fflags;              /* accrued flags (VMX_RV_FF_*) */
+  uint32_t frm;                 /* dynamic rounding mode */
+
+  /* LR/SC reservation: address and the value LR saw. SC succeeds when the
+   * word still holds that value (compare-and-swap), which is atomic with
+   * respect to other harts on other host threads. */
+  uint64_t resv_addr;
+  uint64_t resv_val;
+  bool resv_valid;
+
+  /* Written by any thread to make the vCPU leave vmx_rv_cpu_run() at the
+   * next block boundary; read (relaxed: a late read only delays the exit by
+   * one block) by the vCPU thread, which clears it. */
+  alignas(64) _Atomic uint32_t exit_request;
+
+  /* Exit details, valid after the corresponding exit. */
+  uint32_t exit_insn;           /* VMX_RV_EXIT_ILLEGAL: instruction bits */
+  vmx_rv_fault_t fault_kind;    /* VMX_RV_EXIT_FAULT */
+  uint64_t fault_addr;          /* VMX_RV_EXIT_FAULT: guest address */
+  int fault_host_code;          /* host si_code (SEGV_MAPERR/ACCERR/...) */
+
+  /* The code generation this cpu's decoded blocks belong to. When *code_gen
+   * (shared by all vCPUs of an address space) differs, the block cache is
+   * flushed before the next block runs (munmap, mprotect, fence.i). */
+  uint64_t bcache_gen;
+  _Atomic uint64_t *code_gen;
+  struct vmx_rv_bcache *bcache;
+
+  void *opaque;                 /* owner (the Linux thread, the machine) */
+
+  /* Interpreter-private: where a host fault inside guest code happened. */
+  const struct vmx_rv_block *cur_block;
+  const struct vmx_rv_insn *cur_insn;
+} vmx_rv_cpu_t;
+
+/* Initialises cpu with all registers zero, frm RNE, no icount limit, and
+ * guest memory [0, mem_limit) at host mem_base. code_gen may be NULL when
+ * nothing else changes code. Returns 0 or VMX_ENOMEM. */
+int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
+                    _Atomic uint64_t *code_gen);
+
+/* Copies the architectural state (registers, pc, FP state, icount) of src
+ * into dst, which must be initialised; the reservation is not copied. Used
+ * for clone() and fork(). */
+void vmx_rv_cpu_copy_state(vmx_rv_cpu_t *dst, const vmx_rv_cpu_t *src);
+
+/* Frees the block cache. */
+void vmx_rv_cpu_close(vmx_rv_cpu_t *cpu);
+
+/* Runs guest code from cpu->pc until an exit (see vmx_rv_exit_t). The
+ * calling thread becomes the cpu's thread for the duration; host faults on
+ * guest memory must be routed to vmx_rv_cpu_host_fault() by the process's
+ * SIGSEGV/SIGBUS handler. */
+vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu);
+
+/* Called from a host SIGSEGV/SIGBUS handler on any thread. When the fault is
+ * a guest memory access of the cpu this thread is running, it does not
+ * return: the run ends with VMX_RV_EXIT_FAULT. Otherwise returns false and
+ * the handler should treat the fault as vmx's own. */
+bool vmx_rv_cpu_host_fault(int signo, int si_code, void *host_addr);
+
+/* Drops every decoded block of this cpu (called by the owner thread). */
+void vmx_rv_cpu_flush_code(vmx_rv_cpu_t *cpu);
+
+/* Asks the cpu to leave vmx_rv_cpu_run() at the next block boundary.
+ * Thread-safe, async-signal-safe. */
+static inline void vmx_rv_cpu_kick(vmx_rv_cpu_t *cpu) {
+  atomic_store_explicit(&cpu->exit_request, 1, memory_order_release);
+}
+
+/* Host pointer for guest address a, or NULL when [a, a+len) is outside
+ * guest memory. (A non-NULL pointer may still fault if the page is not
+ * mapped with the needed protection.) */
+static inline void *vmx_rv_g2h(const vmx_rv_cpu_t *cpu, uint64_t a, uint64_t len) {
+  if (a >= cpu->mem_limit || len > cpu->mem_limit - a)
+    return 0;
+  return cpu->mem_base + a;
+}
+
+/* Reads CSR csr for the instruction at icount `now`; returns false when the
+ * CSR does not exist or is not accessible in user mode. */
+bool vmx_rv_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t *val);
+
+/* Writes CSR csr; returns false when it is read-only or does not exist. */
+bool vmx_rv_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val);
+
+#endif

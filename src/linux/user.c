@@ -1,0 +1,153 @@
+/* `vmx run-user`: process set-up and the guest thread loop. */
+#include "linux/user.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "linux/elf.h"
+
+extern char **environ;
+
+static void vmx__usage(FILE *out) {
+  fprintf(out,
+          "usage: vmx run-user [options] PROGRAM [ARGS...]\n"
+          "Runs a riscv64 Linux program, translating its system calls to the host's.\n"
+          "\n"
+          "options:\n"
+          "  -L SYSROOT   look for the ELF interpreter and absolute paths under SYSROOT\n"
+          "               first (like qemu-riscv64 -L)\n"
+          "  -0 ARGV0     pass ARGV0 as the program's argv[0]\n"
+          "  -strace      log every system call on stderr\n"
+          "  -h, --help   show this help\n");
+}
+
+/* Parses run-user options into o; returns the index of PROGRAM in argv,
+ * or -1 after printing a message (status in *status). */
+static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, int *status) {
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      vmx__usage(stdout);
+      *status = 0;
+      return -1;
+    } else if (!strcmp(a, "-strace")) {
+      o->strace = true;
+    } else if ((!strcmp(a, "-L") || !strcmp(a, "-0")) && i + 1 < argc) {
+      if (a[1] == 'L')
+        o->sysroot = argv[++i];
+      else
+        o->argv0 = argv[++i];
+    } else {
+      vmx_log_error("run-user: unknown option or missing value: %s", a);
+      vmx__usage(stderr);
+      *status = 2;
+      return -1;
+    }
+  }
+  if (i >= argc) {
+    vmx_log_error("run-user: no program given");
+    vmx__usage(stderr);
+    *status = 2;
+    return -1;
+  }
+  return i;
+}
+
+int vmx_linux_main(int argc, char **argv) {
+  static vmx_linux_proc_t proc; /* lives as long as the process */
+  int status = 0;
+  int prog = vmx__parse(argc, argv, &proc.opts, &status);
+  if (prog < 0)
+    return status;
+  const char *path = argv[prog];
+  if (access(path, F_OK) != 0) {
+    vmx_log_error("%s: %s", path, strerror(errno));
+    return 127;
+  }
+  if (!realpath(path, proc.exe_path)) {
+    vmx_log_error("%s: %s", path, strerror(errno));
+    return 127;
+  }
+  ssize_t n = readlink("/proc/self/exe", proc.host_exe, sizeof proc.host_exe - 1);
+  if (n < 0) {
+    vmx_log_error("cannot find vmx's own binary (/proc/self/exe): %s", strerror(errno));
+    return 1;
+  }
+  proc.host_exe[n] = 0;
+
+  int err = vmx_linux_mm_init(&proc.mm);
+  if (err == 0)
+    err = vmx_linux_signal_init(&proc);
+  if (err) {
+    vmx_log_error("cannot set up the guest process: %s", vmx_strerror(err));
+    return 1;
+  }
+  vmx_linux_thread_t *t = calloc(1, sizeof *t);
+  if (!t || vmx_rv_cpu_init(&t->cpu, proc.mm.base, proc.mm.limit, &proc.mm.code_gen)) {
+    vmx_log_error("cannot set up the guest process: %s", vmx_strerror(VMX_ENOMEM));
+    return 1;
+  }
+  t->proc = &proc;
+  t->cpu.opaque = t;
+  t->tid = gettid();
+
+  char **gargv = &argv[prog];
+  char *argv0 = gargv[0];
+  if (proc.opts.argv0)
+    gargv[0] = (char *)proc.opts.argv0;
+  uint64_t pc, sp;
+  err = vmx_linux_exec_load(&proc, path, argc - prog, gargv, environ, &pc, &sp);
+  gargv[0] = argv0;
+  if (err)
+    return err == VMX_ENOENT ? 127 : 126;
+  t->cpu.pc = pc;
+  t->cpu.x[2] = sp;
+  atomic_store(&proc.nthreads, 1);
+  vmx_linux_thread_loop(t);
+  vmx_linux_thread_exit(t);
+}
+
+/* Turns a vCPU exit that is not a system call into the signal a riscv64
+ * Linux kernel would send for it. */
+static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
+  vmx_rv_cpu_t *cpu = &t->cpu;
+  switch (why) {
+  case VMX_RV_EXIT_EBREAK:
+    vmx_linux_signal_sync(t, SIGTRAP, TRAP_BRKPT, cpu->pc);
+    break;
+  case VMX_RV_EXIT_ILLEGAL:
+    vmx_linux_signal_sync(t, SIGILL, ILL_ILLOPC, cpu->pc);
+    break;
+  case VMX_RV_EXIT_FAULT:
+    if (cpu->fault_kind == VMX_RV_FAULT_MISALIGNED)
+      vmx_linux_signal_sync(t, SIGBUS, BUS_ADRALN, cpu->fault_addr);
+    else
+      vmx_linux_signal_sync(t, SIGSEGV, cpu->fault_host_code == SEGV_ACCERR ? SEGV_ACCERR : SEGV_MAPERR,
+                            cpu->fault_addr);
+    break;
+  default:
+    break;
+  }
+}
+
+void vmx_linux_thread_loop(vmx_linux_thread_t *t) {
+  while (!t->exiting) {
+    vmx_rv_exit_t why = vmx_rv_cpu_run(&t->cpu);
+    if (why == VMX_RV_EXIT_ECALL)
+      vmx_linux_syscall(t);
+    else
+      vmx__exit_to_signal(t, why);
+    if (!t->exiting)
+      vmx_linux_signal_deliver(t);
+  }
+}

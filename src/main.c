@@ -1,0 +1,39 @@
+/* vmx: the command-line entry point. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "linux/user.h"
+
+static void vmx__usage(FILE *out) {
+  fprintf(out,
+          "usage: vmx COMMAND [ARGS...]\n"
+          "\n"
+          "commands:\n"
+          "  run-user [-L SYSROOT] PROGRAM [ARGS...]\n"
+          "                 run a riscv64 Linux program in user mode\n"
+          "  help           show this help (also -h, --help)\n"
+          "  version        show the version (also --version)\n"
+          "\n"
+          "`vmx run-user --help` describes the user-mode options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    vmx__usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "run-user"))
+    return vmx_linux_main(argc - 1, argv + 1);
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    vmx__usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("vmx " VMX_VERSION "\n");
+    return 0;
+  }
+  vmx_log_error("unknown command '%s' (try 'vmx --help')", cmd);
+  return 2;
+}
