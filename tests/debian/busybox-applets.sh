@@ -193,7 +193,7 @@ tar -cf - arch/sub | gzip >arch.tgz
 mkdir out && tar -xzf arch.tgz -C out && cat out/arch/sub/b.txt
 rm -r out arch && tar -xf arch.tar && find arch -type f | sort | xargs cat
 printf 'x\n' | gzip | gunzip
-cd arch && find . -type f | sort | cpio -o -H newc 2>/dev/null >../arch.cpio; cd ..
+(cd arch && find . -type f | sort | cpio -o -H newc 2>/dev/null >../arch.cpio)
 cpio -t <arch.cpio 2>/dev/null
 unzip -l nonexistent.zip >/dev/null 2>&1 || echo "unzip: no archive"
 
