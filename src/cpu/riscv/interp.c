@@ -263,21 +263,25 @@ enter:
   in = blk->insn;
   goto *in->impl;
 
-chain:
-  /* Follow (or fill) the successor cache of blk, checking the exit flag
-   * and the budget as at any block boundary. */
-  if (unlikely(atomic_load_explicit(&cpu->exit_request, memory_order_relaxed) ||
-               blk == &step.b || cpu->icount >= cpu->icount_limit))
-    goto next_block;
-  if (cpu->code_gen && unlikely(atomic_load_explicit(cpu->code_gen, memory_order_relaxed) !=
-                                cpu->bcache_gen))
-    goto next_block;
-  {
+chain: {
+    /* Fast path: a cached successor, no exit request, budget for the whole
+     * block, code unchanged. Anything else goes the slow way round. */
     vmx_rv_block_t *succ = blk->chain[slot];
-    if (likely(succ && succ->pc == pc)) {
+    if (likely(succ && succ->pc == pc &&
+               !atomic_load_explicit(&cpu->exit_request, memory_order_relaxed) &&
+               cpu->icount_limit - cpu->icount >= succ->n &&
+               (!cpu->code_gen ||
+                atomic_load_explicit(cpu->code_gen, memory_order_relaxed) == cpu->bcache_gen))) {
       blk = succ;
-      goto enter;
+      cpu->cur_block = blk;
+      cpu->icount += blk->n;
+      in = blk->insn;
+      goto *in->impl;
     }
+    if (blk == &step.b || atomic_load_explicit(&cpu->exit_request, memory_order_relaxed) ||
+        cpu->icount >= cpu->icount_limit ||
+        (cpu->code_gen && atomic_load_explicit(cpu->code_gen, memory_order_relaxed) != cpu->bcache_gen))
+      goto next_block;
     size_t used_before = cpu->bcache->used;
     succ = vmx__block_get(cpu, pc, labels, &&L_BLOCK_END);
     /* A build that reset the arena freed blk: only link when it did not. */
@@ -300,7 +304,8 @@ L_JALR: {
     uint64_t t = (x[in->rs1] + (uint64_t)in->imm) & ~(uint64_t)1;
     x[in->rd] = blk->end_pc;
     pc = t;
-    goto next_block; /* indirect: the chain slot would thrash */
+    slot = 0; /* remembers the last target: returns and calls through one pointer */
+    goto chain;
   }
 L_BEQ: BRANCH(x[in->rs1] == x[in->rs2]);
 L_BNE: BRANCH(x[in->rs1] != x[in->rs2]);
