@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -13,6 +14,8 @@
 #include "linux/elf.h"
 
 extern char **environ;
+
+static int vmx__fetch_check(vmx_rv_cpu_t *cpu, uint64_t addr);
 
 static void vmx__usage(FILE *out) {
   fprintf(out,
@@ -99,6 +102,7 @@ int vmx_linux_main(int argc, char **argv) {
   }
   t->proc = &proc;
   t->cpu.opaque = t;
+  t->cpu.fetch_check = vmx__fetch_check;
   t->tid = gettid();
 
   char **gargv = &argv[prog];
@@ -117,6 +121,21 @@ int vmx_linux_main(int argc, char **argv) {
   vmx_linux_thread_exit(t);
 }
 
+/* The si_code Linux gives a fault at guest address addr: the whole guest
+ * range is one PROT_NONE reservation on the host, so the host's code cannot
+ * tell an unmapped page from a protected one; the guest's mappings can. */
+static int vmx__segv_code(vmx_linux_proc_t *p, uint64_t addr) {
+  return vmx_linux_mm_check(&p->mm, addr, 1, 0) ? SEGV_ACCERR : SEGV_MAPERR;
+}
+
+/* The vCPU's fetch_check hook: guest code runs only from PROT_EXEC pages. */
+static int vmx__fetch_check(vmx_rv_cpu_t *cpu, uint64_t addr) {
+  vmx_linux_thread_t *t = cpu->opaque;
+  if (vmx_linux_mm_check(&t->proc->mm, addr, 2, PROT_EXEC))
+    return 0;
+  return vmx__segv_code(t->proc, addr);
+}
+
 /* Turns a vCPU exit that is not a system call into the signal a riscv64
  * Linux kernel would send for it. */
 static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
@@ -132,8 +151,7 @@ static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
     if (cpu->fault_kind == VMX_RV_FAULT_MISALIGNED)
       vmx_linux_signal_sync(t, SIGBUS, BUS_ADRALN, cpu->fault_addr);
     else
-      vmx_linux_signal_sync(t, SIGSEGV, cpu->fault_host_code == SEGV_ACCERR ? SEGV_ACCERR : SEGV_MAPERR,
-                            cpu->fault_addr);
+      vmx_linux_signal_sync(t, SIGSEGV, vmx__segv_code(t->proc, cpu->fault_addr), cpu->fault_addr);
     break;
   default:
     break;

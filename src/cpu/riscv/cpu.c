@@ -43,6 +43,7 @@ void vmx_rv_cpu_copy_state(vmx_rv_cpu_t *dst, const vmx_rv_cpu_t *src) {
   dst->fflags = src->fflags;
   dst->frm = src->frm;
   dst->icount = src->icount;
+  dst->fetch_check = src->fetch_check;
   dst->resv_valid = false;
 }
 

@@ -82,6 +82,11 @@ typedef struct vmx_rv_cpu {
 
   void *opaque;                 /* owner (the Linux thread, the machine) */
 
+  /* Optional: asked once per decoded block (and page) whether guest code
+   * may be fetched at addr; returns 0, or the si_code of the fault
+   * (SEGV_MAPERR, SEGV_ACCERR) to report. NULL: all memory executable. */
+  int (*fetch_check)(struct vmx_rv_cpu *cpu, uint64_t addr);
+
   /* Interpreter-private: where a host fault inside guest code happened. */
   const struct vmx_rv_block *cur_block;
   const struct vmx_rv_insn *cur_insn;
@@ -93,9 +98,9 @@ typedef struct vmx_rv_cpu {
 int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
                     _Atomic uint64_t *code_gen);
 
-/* Copies the architectural state (registers, pc, FP state, icount) of src
- * into dst, which must be initialised; the reservation is not copied. Used
- * for clone() and fork(). */
+/* Copies the architectural state (registers, pc, FP state, icount) and the
+ * fetch_check hook of src into dst, which must be initialised; the
+ * reservation is not copied. Used for clone() and fork(). */
 void vmx_rv_cpu_copy_state(vmx_rv_cpu_t *dst, const vmx_rv_cpu_t *src);
 
 /* Frees the block cache. */

@@ -58,11 +58,26 @@ static uint16_t vmx__fetch16(vmx_rv_cpu_t *cpu, uint64_t pc) {
   return v;
 }
 
+/* Raises a fetch fault unless the owner allows execution at addr. */
+static void vmx__fetch_allowed(vmx_rv_cpu_t *cpu, uint64_t addr) {
+  if (!cpu->fetch_check)
+    return;
+  int code = cpu->fetch_check(cpu, addr);
+  if (code) {
+    vmx__rv_tls.fetch_pc = addr;
+    cpu->fault_addr = addr;
+    cpu->fault_host_code = code;
+    siglongjmp(vmx__rv_tls.jb, 1);
+  }
+}
+
 /* Decodes one instruction at pc into in (with the fetch-fault guard on). */
 static void vmx__decode_at(vmx_rv_cpu_t *cpu, vmx_rv_insn_t *in, uint64_t pc) {
   vmx__rv_tls.fetching = true;
   vmx__rv_tls.fetch_insn_pc = pc;
   uint16_t lo = vmx__fetch16(cpu, pc);
+  if (vmx_rv_insn_len(lo) == 4 && ((pc + 2) & 0xfff) == 0)
+    vmx__fetch_allowed(cpu, pc + 2);
   uint16_t hi = vmx_rv_insn_len(lo) == 4 ? vmx__fetch16(cpu, pc + 2) : 0;
   vmx__rv_tls.fetching = false;
   vmx_rv_decode(in, lo, hi);
@@ -106,6 +121,9 @@ static vmx_rv_block_t *vmx__block_get(vmx_rv_cpu_t *cpu, uint64_t pc, const void
   for (vmx_rv_block_t *b = bc->bucket[h]; b; b = b->hash_next)
     if (b->pc == pc)
       return b;
+  vmx__rv_tls.fetching = true;
+  vmx__rv_tls.fetch_insn_pc = pc;
+  vmx__fetch_allowed(cpu, pc);
   vmx_rv_block_t *b = vmx__block_alloc(bc);
   uint64_t a = pc;
   uint32_t n = 0;
