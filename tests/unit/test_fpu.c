@@ -375,6 +375,17 @@ TEST(test_flags_with_nx_already_accrued) {
   EXPECT_S(FMADD_S, RNE, S(0x1p-100f), S(0x1p-40f), S(0.0f), 0x00000200, NX);
   EXPECT_S(FMADD_S, RNE, S(0x1p-100f), S(0x1p-50f), S(0.0f), 0, UF | NX);
   EXPECT_S(FSQRT_S, RNE, S(-4.0f), 0, 0, CANON_S, NV | NX);
+  /* Zero and subnormal results that are exact raise nothing more. */
+  EXPECT_D(FMUL_D, RNE, D(0.0), D(-0x1p-1070), 0, D(-0.0), NX);
+  EXPECT_D(FMUL_D, RNE, D(0x1p-1070), D(0.5), 0, D(0x1p-1071), NX);
+  EXPECT_D(FMUL_D, RNE, D(-0.0), D(__builtin_inf()), 0, CANON_D, NV | NX);
+  EXPECT_D(FDIV_D, RNE, D(0.0), D(3.0), 0, D(0.0), NX);
+  EXPECT_D(FDIV_D, RNE, D(0.0), D(0.0), 0, CANON_D, NV | NX);
+  EXPECT_D(FMADD_D, RNE, D(0.0), D(5.0), 3, 3, NX);
+  EXPECT_D(FMADD_D, RNE, D(2.0), D(-0.0), D(-0.0), D(-0.0), NX);
+  EXPECT_D(FMADD_D, RNE, D(2.0), D(1.5), D(-3.0), D(0.0), NX);
+  EXPECT_S(FMUL_S, RNE, S(0x1p-140f), S(0.0f), 0, 0, NX);
+  EXPECT_S(FNMSUB_S, RNE, S(-0.0f), S(7.0f), 5, 5, NX);
   uint32_t fl;
   assert_int_equal(op_s_raw(vmx_rv_fp_FCVT_S_D, RNE, D(1e300), 0, 0, &fl), 0x7f800000);
   assert_int_equal(fl, OF | NX);

@@ -198,31 +198,29 @@ static inline double host_fma_d(double a, double b, double c, int rm, uint32_t *
   return r;
 }
 
-/* Fused multiply-add for the fast path: the FMA instruction inline where
- * the CPU has it (vfmadd231: c = a*b + c, one rounding), else libm. */
-#if defined(__x86_64__)
+/* Fused multiply-add for the fast path, which needs the FMA instruction
+ * inline (vfmadd231: c = a*b + c, one rounding); without it every fma
+ * takes the slow path. */
+#if defined(__x86_64__) && !defined(VMX_FPU_FENV_HOST)
 static bool host_has_fma;
 
 __attribute__((constructor)) static void host_fma_probe(void) {
   host_has_fma = __builtin_cpu_supports("fma");
 }
 
-static inline float fast_fma_s(float a, float b, float c) {
-  if (!host_has_fma)
-    return fmaf(a, b, c);
+static inline float hw_fma_s(float a, float b, float c) {
   __asm__("vfmadd231ss %2, %1, %0" : "+x"(c) : "x"(a), "x"(b));
   return c;
 }
 
-static inline double fast_fma_d(double a, double b, double c) {
-  if (!host_has_fma)
-    return fma(a, b, c);
+static inline double hw_fma_d(double a, double b, double c) {
   __asm__("vfmadd231sd %2, %1, %0" : "+x"(c) : "x"(a), "x"(b));
   return c;
 }
 #else
-static inline float fast_fma_s(float a, float b, float c) { return fmaf(a, b, c); }
-static inline double fast_fma_d(double a, double b, double c) { return fma(a, b, c); }
+static const bool host_has_fma = true;
+static inline float hw_fma_s(float a, float b, float c) { return fmaf(a, b, c); }
+static inline double hw_fma_d(double a, double b, double c) { return fma(a, b, c); }
 #endif
 
 static inline float host_d_to_s(double a, int rm, uint32_t *flags) {
@@ -391,10 +389,17 @@ static inline bool fast_path(const vmx_rv_cpu_t *cpu, int rm) {
 /* Whether r, computed in RNE, proves that the operation raised nothing but
  * NX: NV and DZ produce NaN or inf, overflow in RNE produces inf, and
  * underflow needs |r| <= the smallest normal (tininess after rounding).
- * A sum or difference that is tiny is exact, so may_be_tiny allows it. */
+ * may_be_tiny says the result is exact whenever it is tiny: a sum or
+ * difference, or a product (quotient) with a zero factor (dividend). */
 static inline bool fast_result_ok(const fp_fmt_t *f, uint64_t r, bool may_be_tiny) {
   uint64_t mag = fp_mag(f, r);
   return mag < f->inf && (may_be_tiny || mag > 1ull << f->mant_bits);
+}
+
+/* Whether a op b is exact when its result is tiny (see fast_result_ok()). */
+static inline bool exact_if_tiny(fp_op_t op, bool a_is_zero, bool b_is_zero) {
+  return op <= OP_SUB || (op == OP_MUL && (a_is_zero || b_is_zero)) ||
+         (op == OP_DIV && a_is_zero);
 }
 
 static SLOW_PATH int arith_slow_s(vmx_rv_cpu_t *cpu, unsigned rd, fp_op_t op, int rm, float a,
@@ -426,7 +431,7 @@ static inline int arith_s(vmx_rv_cpu_t *cpu, const vmx_rv_insn_t *in, fp_op_t op
   float a = f32_of(freg_s(cpu, in->rs1)), b = f32_of(freg_s(cpu, in->rs2));
   if (fast_path(cpu, rm)) {
     uint32_t r = f32_bits(c_arith_s(op, a, b));
-    if (fast_result_ok(&FMT_S, r, op <= OP_SUB)) {
+    if (fast_result_ok(&FMT_S, r, exact_if_tiny(op, a == 0, b == 0))) {
       cpu->f[in->rd] = vmx_rv_box32(r);
       return 0;
     }
@@ -441,7 +446,7 @@ static inline int arith_d(vmx_rv_cpu_t *cpu, const vmx_rv_insn_t *in, fp_op_t op
   double a = f64_of(cpu->f[in->rs1]), b = f64_of(cpu->f[in->rs2]);
   if (fast_path(cpu, rm)) {
     uint64_t r = f64_bits(c_arith_d(op, a, b));
-    if (fast_result_ok(&FMT_D, r, op <= OP_SUB)) {
+    if (fast_result_ok(&FMT_D, r, exact_if_tiny(op, a == 0, b == 0))) {
       cpu->f[in->rd] = r;
       return 0;
     }
@@ -552,7 +557,8 @@ static SLOW_PATH int fma_slow_d(vmx_rv_cpu_t *cpu, unsigned rd, int rm, uint64_t
 /* (+-a)*b + (+-c) with one rounding. fmsub, fnmsub and fnmadd negate the
  * operands, not the result, so an exact zero sum gets its sign from the
  * rounding mode as for any sum (as softfloat and qemu do). A NaN operand
- * makes the fast path's result NaN, so the slow path sees it. */
+ * makes the fast path's result NaN, so the slow path sees it. With a zero
+ * factor the result is c (or a zero) exactly, tiny or not. */
 static inline int fma_s(vmx_rv_cpu_t *cpu, const vmx_rv_insn_t *in, bool neg_prod, bool neg_c) {
   int rm = fp_rm(cpu, in);
   if (rm < 0)
@@ -560,9 +566,9 @@ static inline int fma_s(vmx_rv_cpu_t *cpu, const vmx_rv_insn_t *in, bool neg_pro
   uint32_t a = freg_s(cpu, in->rs1), b = freg_s(cpu, in->rs2), c = freg_s(cpu, in->rs3);
   a ^= neg_prod ? (uint32_t)FMT_S.sign : 0;
   c ^= neg_c ? (uint32_t)FMT_S.sign : 0;
-  if (fast_path(cpu, rm)) {
-    uint32_t r = f32_bits(fast_fma_s(f32_of(a), f32_of(b), f32_of(c)));
-    if (fast_result_ok(&FMT_S, r, false)) {
+  if (fast_path(cpu, rm) && host_has_fma) {
+    uint32_t r = f32_bits(hw_fma_s(f32_of(a), f32_of(b), f32_of(c)));
+    if (fast_result_ok(&FMT_S, r, fp_is_zero(&FMT_S, a) || fp_is_zero(&FMT_S, b))) {
       cpu->f[in->rd] = vmx_rv_box32(r);
       return 0;
     }
@@ -577,9 +583,9 @@ static inline int fma_d(vmx_rv_cpu_t *cpu, const vmx_rv_insn_t *in, bool neg_pro
   uint64_t a = cpu->f[in->rs1], b = cpu->f[in->rs2], c = cpu->f[in->rs3];
   a ^= neg_prod ? FMT_D.sign : 0;
   c ^= neg_c ? FMT_D.sign : 0;
-  if (fast_path(cpu, rm)) {
-    uint64_t r = f64_bits(fast_fma_d(f64_of(a), f64_of(b), f64_of(c)));
-    if (fast_result_ok(&FMT_D, r, false)) {
+  if (fast_path(cpu, rm) && host_has_fma) {
+    uint64_t r = f64_bits(hw_fma_d(f64_of(a), f64_of(b), f64_of(c)));
+    if (fast_result_ok(&FMT_D, r, fp_is_zero(&FMT_D, a) || fp_is_zero(&FMT_D, b))) {
       cpu->f[in->rd] = r;
       return 0;
     }
