@@ -18,9 +18,10 @@
  *    that no other flag can have been raised (see fast_result_ok()). qemu's
  *    softfloat does the same ("hardfloat").
  *
- * Invariant between operations: MXCSR holds HOST_MXCSR_RNE's rounding mode
- * (round to nearest, all exceptions masked, no FTZ/DAZ); its sticky flags
- * are garbage, since each host window clears them first.
+ * Invariant between operations, which the fast path relies on: MXCSR holds
+ * HOST_MXCSR_RNE's controls (round to nearest, all exceptions masked, no
+ * FTZ/DAZ), the Linux default, which nothing else in vmx changes; its
+ * sticky flags are garbage, since each host window clears them first.
  */
 #include <math.h>
 #include <stdbool.h>
