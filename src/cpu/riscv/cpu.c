@@ -18,7 +18,7 @@ int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
   cpu->mem_base = mem_base;
   cpu->mem_limit = mem_limit;
   cpu->icount_limit = UINT64_MAX;
-  cpu->code_gen = code_gen;
+  cpu->code_gen = code_gen ? code_gen : &cpu->own_code_gen;
   cpu->bcache = calloc(1, sizeof *cpu->bcache);
   if (!cpu->bcache)
     return VMX_ENOMEM;
@@ -31,8 +31,7 @@ int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
     return VMX_ENOMEM;
   }
   cpu->bcache->arena = arena;
-  if (code_gen)
-    cpu->bcache_gen = atomic_load_explicit(code_gen, memory_order_acquire);
+  cpu->bcache_gen = atomic_load_explicit(cpu->code_gen, memory_order_acquire);
   return 0;
 }
 

@@ -77,7 +77,8 @@ typedef struct vmx_rv_cpu {
    * (shared by all vCPUs of an address space) differs, the block cache is
    * flushed before the next block runs (munmap, mprotect, fence.i). */
   uint64_t bcache_gen;
-  _Atomic uint64_t *code_gen;
+  _Atomic uint64_t *code_gen;   /* never NULL after init */
+  _Atomic uint64_t own_code_gen;
   struct vmx_rv_bcache *bcache;
 
   void *opaque;                 /* owner (the Linux thread, the machine) */
@@ -87,14 +88,16 @@ typedef struct vmx_rv_cpu {
    * (SEGV_MAPERR, SEGV_ACCERR) to report. NULL: all memory executable. */
   int (*fetch_check)(struct vmx_rv_cpu *cpu, uint64_t addr);
 
-  /* Interpreter-private: where a host fault inside guest code happened. */
-  const struct vmx_rv_block *cur_block;
+  /* Interpreter-private: instructions left before icount_limit during a
+   * run, and the instruction whose guest access may fault. */
+  uint64_t budget;
   const struct vmx_rv_insn *cur_insn;
 } vmx_rv_cpu_t;
 
 /* Initialises cpu with all registers zero, frm RNE, no icount limit, and
  * guest memory [0, mem_limit) at host mem_base. code_gen may be NULL when
- * nothing else changes code. Returns 0 or VMX_ENOMEM. */
+ * nothing else changes code (the cpu then uses a private counter). Returns
+ * 0 or VMX_ENOMEM. */
 int vmx_rv_cpu_init(vmx_rv_cpu_t *cpu, uint8_t *mem_base, uint64_t mem_limit,
                     _Atomic uint64_t *code_gen);
 

@@ -20,6 +20,7 @@ typedef struct vmx_rv_insn {
   uint8_t rd, rs1, rs2, rs3;
   uint8_t rm;         /* FP rounding mode field, or aq/rl bits for A */
   uint8_t len;        /* 2 (RVC) or 4 */
+  uint8_t idx;        /* index of this instruction in its block */
   uint16_t pc_off;    /* offset of this instruction from its block's start */
   uint32_t bits;      /* the 32-bit (expanded) instruction word */
 } vmx_rv_insn_t;

@@ -1,11 +1,13 @@
 /* The RV64GC interpreter: pre-decoded blocks run by threaded dispatch
  * (computed goto), with exact retired-instruction counting.
  *
- * Counting: entering a block adds its length to icount up front; an exit
- * in the middle of a block (fault, illegal instruction, ebreak) subtracts
- * the instructions that did not retire. So icount is exact at every exit
- * and a block only runs whole when the icount budget covers it; otherwise
- * the cpu steps one instruction at a time up to the limit.
+ * Counting: inside a run the cpu counts down `budget`, the instructions
+ * left before icount_limit. Entering a block takes its length from the
+ * budget up front; an exit in the middle of a block (fault, illegal
+ * instruction, ebreak) gives back the instructions that did not retire, and
+ * every exit turns the budget back into icount. So icount is exact at every
+ * exit, and a block only runs whole when the budget covers it; otherwise the
+ * cpu steps one instruction at a time up to the limit.
  *
  * Guest memory: a load or store at guest address a checks a against
  * mem_limit and then uses mem_base + a; unmapped pages inside the guest
@@ -138,6 +140,7 @@ static vmx_rv_block_t *vmx__block_get(vmx_rv_cpu_t *cpu, uint64_t pc, const void
     vmx_rv_insn_t *in = &b->insn[n];
     vmx__decode_at(cpu, in, a);
     in->pc_off = (uint16_t)(a - pc);
+    in->idx = (uint8_t)n;
     vmx__prepare(in, a, labels);
     a += in->len;
     n++;
@@ -151,6 +154,7 @@ static vmx_rv_block_t *vmx__block_get(vmx_rv_cpu_t *cpu, uint64_t pc, const void
   memset(&b->insn[n], 0, sizeof b->insn[n]);
   b->insn[n].impl = end_label;
   b->insn[n].pc_off = (uint16_t)(a - pc);
+  b->insn[n].idx = (uint8_t)n;
   bc->used += sizeof(vmx_rv_block_t) + (n + 1) * sizeof(vmx_rv_insn_t);
   bc->used = (bc->used + 63) & ~(size_t)63;
   b->hash_next = bc->bucket[h];
@@ -159,6 +163,11 @@ static vmx_rv_block_t *vmx__block_get(vmx_rv_cpu_t *cpu, uint64_t pc, const void
 }
 
 static inline int64_t sx32(uint64_t v) { return (int64_t)(int32_t)v; }
+
+/* The block an instruction belongs to (idx is its index in the block). */
+static inline const vmx_rv_block_t *vmx__insn_block(const vmx_rv_insn_t *in) {
+  return (const vmx_rv_block_t *)((const uint8_t *)(in - in->idx) - offsetof(vmx_rv_block_t, insn));
+}
 
 vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu) {
   static const void *const labels[VMX_RV_OP_COUNT] = {
@@ -177,6 +186,7 @@ vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu) {
   tls->cpu = cpu;
   tls->fetching = false;
   cpu->cur_insn = NULL;
+  cpu->budget = cpu->icount <= cpu->icount_limit ? cpu->icount_limit - cpu->icount : 0;
   if (sigsetjmp(tls->jb, 0)) {
     /* A guest access faulted (see vmx_rv_cpu_host_fault). */
     cpu = tls->cpu;
@@ -188,9 +198,10 @@ vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu) {
       /* Only the block's first instruction can fault on fetch, and the
        * block had not been entered: nothing to take back from icount. */
     } else {
-      const vmx_rv_block_t *b = cpu->cur_block;
       const vmx_rv_insn_t *in = cpu->cur_insn;
-      cpu->icount -= b->n - (uint32_t)(in - b->insn);
+      const vmx_rv_block_t *b = vmx__insn_block(in);
+      cpu->budget += b->n - in->idx;
+      cpu->icount = cpu->icount_limit - cpu->budget;
       cpu->pc = b->pc + in->pc_off;
       uint16_t op = in->op;
       bool load = (op >= VMX_RV_OP_LB && op <= VMX_RV_OP_LWU) || op == VMX_RV_OP_FLW ||
@@ -202,21 +213,24 @@ vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu) {
     return VMX_RV_EXIT_FAULT;
   }
 
-  uint64_t *const x = cpu->x;
-  uint64_t *const f = cpu->f;
+  /* Registers are reached through cpu (x is its first field) rather than
+   * through locals: this function is one big register-starved loop, and
+   * every local that lives across handlers costs a spill somewhere. */
+#define x (cpu->x)
+#define f (cpu->f)
   uint8_t *const mem = cpu->mem_base;
   const uint64_t lim = cpu->mem_limit;
   vmx_rv_block_t *blk = NULL;
   const vmx_rv_insn_t *in;
   uint64_t pc = cpu->pc;
   vmx_rv_exit_t why;
-  int slot = 0; /* which chain slot of blk leads to pc */
+  vmx_rv_block_t **link = NULL; /* the chain slot of blk that leads to pc */
 
 #define NEXT do { in++; goto *in->impl; } while (0)
 #define EXIT(reason) do { why = (reason); goto leave; } while (0)
 /* Exit at instruction `in` without retiring it. */
 #define EXIT_AT_INSN(reason) do {                                   \
-    cpu->icount -= blk->n - (uint32_t)(in - blk->insn);             \
+    cpu->budget += blk->n - in->idx;                                \
     pc = blk->pc + in->pc_off;                                      \
     EXIT(reason);                                                   \
   } while (0)
@@ -243,8 +257,8 @@ vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu) {
     NEXT;                                                           \
   } while (0)
 #define BRANCH(cond) do {                                           \
-    if (cond) { pc = (uint64_t)in->imm; slot = 0; }                 \
-    else { pc = blk->end_pc; slot = 1; }                            \
+    if (cond) { pc = (uint64_t)in->imm; link = &blk->chain[0]; }    \
+    else { pc = blk->end_pc; link = &blk->chain[1]; }               \
     goto chain;                                                     \
   } while (0)
 
@@ -253,18 +267,18 @@ next_block:
     atomic_store_explicit(&cpu->exit_request, 0, memory_order_relaxed);
     EXIT(VMX_RV_EXIT_REQUEST);
   }
-  if (cpu->code_gen) {
+  {
     uint64_t gen = atomic_load_explicit(cpu->code_gen, memory_order_acquire);
     if (unlikely(gen != cpu->bcache_gen)) {
       cpu->bcache_gen = gen;
       vmx_rv_cpu_flush_code(cpu);
     }
   }
-  if (unlikely(cpu->icount >= cpu->icount_limit))
+  if (unlikely(cpu->budget == 0))
     EXIT(VMX_RV_EXIT_LIMIT);
   blk = vmx__block_get(cpu, pc, labels, &&L_BLOCK_END);
 enter:
-  if (unlikely(cpu->icount_limit - cpu->icount < blk->n)) {
+  if (unlikely(cpu->budget < blk->n)) {
     /* Near the limit: run the first instruction alone. */
     step.b.pc = pc;
     step.b.n = 1;
@@ -276,53 +290,50 @@ enter:
     step.b.insn[1].pc_off = blk->insn[0].len;
     blk = &step.b;
   }
-  cpu->cur_block = blk;
-  cpu->icount += blk->n;
+  cpu->budget -= blk->n;
   in = blk->insn;
   goto *in->impl;
 
 chain: {
     /* Fast path: a cached successor, no exit request, budget for the whole
      * block, code unchanged. Anything else goes the slow way round. */
-    vmx_rv_block_t *succ = blk->chain[slot];
+    vmx_rv_block_t *succ = *link;
     if (likely(succ && succ->pc == pc &&
                !atomic_load_explicit(&cpu->exit_request, memory_order_relaxed) &&
-               cpu->icount_limit - cpu->icount >= succ->n &&
-               (!cpu->code_gen ||
-                atomic_load_explicit(cpu->code_gen, memory_order_relaxed) == cpu->bcache_gen))) {
+               cpu->budget >= succ->n &&
+               atomic_load_explicit(cpu->code_gen, memory_order_relaxed) == cpu->bcache_gen)) {
       blk = succ;
-      cpu->cur_block = blk;
-      cpu->icount += blk->n;
+      cpu->budget -= blk->n;
       in = blk->insn;
       goto *in->impl;
     }
     if (blk == &step.b || atomic_load_explicit(&cpu->exit_request, memory_order_relaxed) ||
-        cpu->icount >= cpu->icount_limit ||
-        (cpu->code_gen && atomic_load_explicit(cpu->code_gen, memory_order_relaxed) != cpu->bcache_gen))
+        cpu->budget == 0 ||
+        atomic_load_explicit(cpu->code_gen, memory_order_relaxed) != cpu->bcache_gen)
       goto next_block;
     size_t used_before = cpu->bcache->used;
     succ = vmx__block_get(cpu, pc, labels, &&L_BLOCK_END);
     /* A build that reset the arena freed blk: only link when it did not. */
     if (cpu->bcache->used >= used_before)
-      blk->chain[slot] = succ;
+      *link = succ;
     blk = succ;
     goto enter;
   }
 
 L_BLOCK_END:
   pc = blk->end_pc;
-  slot = 1;
+  link = &blk->chain[1];
   goto chain;
 
   /* RV64I */
 L_LUI: x[in->rd] = (uint64_t)in->imm; NEXT;
 L_AUIPC: x[in->rd] = (uint64_t)in->imm; NEXT;
-L_JAL: x[in->rd] = blk->end_pc; pc = (uint64_t)in->imm; slot = 0; goto chain;
+L_JAL: x[in->rd] = blk->end_pc; pc = (uint64_t)in->imm; link = &blk->chain[0]; goto chain;
 L_JALR: {
     uint64_t t = (x[in->rs1] + (uint64_t)in->imm) & ~(uint64_t)1;
     x[in->rd] = blk->end_pc;
     pc = t;
-    slot = 0; /* remembers the last target: returns and calls through one pointer */
+    link = &blk->chain[0]; /* the last target: returns and calls through one pointer */
     goto chain;
   }
 L_BEQ: BRANCH(x[in->rs1] == x[in->rs2]);
@@ -383,7 +394,7 @@ L_CSRRW: L_CSRRS: L_CSRRC: L_CSRRWI: L_CSRRSI: L_CSRRCI: {
     uint32_t csr = (uint32_t)in->imm;
     bool imm_form = in->op >= VMX_RV_OP_CSRRWI;
     uint64_t src = imm_form ? in->rs1 : x[in->rs1];
-    uint64_t now = cpu->icount - (blk->n - (uint32_t)(in - blk->insn));
+    uint64_t now = cpu->icount_limit - cpu->budget - (blk->n - in->idx);
     uint64_t old = 0;
     bool reads = !(in->op == VMX_RV_OP_CSRRW || in->op == VMX_RV_OP_CSRRWI) || in->rd != 32;
     bool writes = in->op == VMX_RV_OP_CSRRW || in->op == VMX_RV_OP_CSRRWI || in->rs1 != 0;
@@ -580,7 +591,10 @@ misaligned:
   cpu->fault_host_code = 1; /* BUS_ADRALN */
   EXIT_AT_INSN(VMX_RV_EXIT_FAULT);
 
+#undef x
+#undef f
 leave:
+  cpu->icount = cpu->icount_limit - cpu->budget;
   cpu->pc = pc;
   cpu->cur_insn = NULL;
   tls->cpu = NULL;
