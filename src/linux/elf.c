@@ -469,6 +469,30 @@ static int build_stack(vmx_linux_proc_t *p, const exec_args_t *a, const elf_file
   return 0;
 }
 
+/* ---- the signal return trampoline ------------------------------------- */
+
+/* The riscv64 kernel's vDSO holds __vdso_rt_sigreturn, where signal
+ * handlers return to; we have no vDSO, so exec maps a page with the same
+ * two instructions (as execve maps the vDSO, before the program runs, so
+ * it never takes a hole the program's own munmap leaves) and records it
+ * for signal.c. */
+static const uint32_t sigreturn_code[2] = {
+    0x08b00893,   /* li a7, 139 (__NR_rt_sigreturn) */
+    0x00000073,   /* ecall */
+};
+
+static int map_sigreturn(vmx_linux_proc_t *p, const char *shown) {
+  vmx_linux_mm_t *mm = &p->mm;
+  int64_t a = vmx_linux_mm_map(mm, 0, PAGE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a < 0)
+    return fail(VMX_ENOMEM, shown, "cannot map the signal trampoline");
+  memcpy(mm->base + a, sigreturn_code, sizeof sigreturn_code);
+  vmx_linux_mm_protect(mm, (uint64_t)a, PAGE, PROT_READ | PROT_EXEC);
+  p->sig.trampoline = (uint64_t)a;
+  return 0;
+}
+
 /* ---- exec ------------------------------------------------------------- */
 
 /* Reads a "#!" line: the interpreter and its optional single argument
@@ -545,6 +569,9 @@ static int load_elf_program(vmx_linux_proc_t *p, elf_file_t *f, const exec_args_
     vmx_linux_mm_set_brk(mm, VMX_LINUX_ET_DYN_BASE(mm->limit));
   else
     vmx_linux_mm_set_brk(mm, img.end);
+  r = map_sigreturn(p, f->shown);
+  if (r)
+    return r;
   r = build_stack(p, a, f, &img, dynamic ? interp_img.bias : 0, sp);
   if (r)
     return r;

@@ -16,7 +16,9 @@
  * AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID,
  * AT_GID, AT_EGID, AT_SECURE, AT_RANDOM, AT_EXECFN: what qemu-riscv64 7.2
  * gives, so guests see the same values under both (no AT_SYSINFO_EHDR: no
- * vDSO; no AT_MINSIGSTKSZ, which qemu 7.2 does not give either).
+ * vDSO; no AT_MINSIGSTKSZ, which qemu 7.2 does not give either). In place
+ * of the vDSO's rt_sigreturn, a page with `li a7, 139; ecall` is mapped
+ * and recorded in p->sig.trampoline, where signal handlers return.
  */
 #ifndef VMX_LINUX_ELF_H
 #define VMX_LINUX_ELF_H

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -552,6 +553,23 @@ bool vmx_linux_mm_check(vmx_linux_mm_t *mm, uint64_t addr, uint64_t len, int pro
   bool ok = range_mapped(mm, addr & ~PAGE_MASK, end, prot);
   pthread_mutex_unlock(&mm->lock);
   return ok;
+}
+
+int vmx_linux_mm_fault_signal(vmx_linux_mm_t *mm, uint64_t addr, int prot, int *code) {
+  int sig = SIGSEGV;
+  *code = SEGV_MAPERR;
+  pthread_mutex_lock(&mm->lock);
+  size_t i = addr < mm->limit ? vma_find(mm, addr) : mm->nvmas;
+  if (i < mm->nvmas && mm->vmas[i].start <= addr) {
+    if ((mm->vmas[i].prot & (uint32_t)prot) == (uint32_t)prot) {
+      sig = SIGBUS;
+      *code = BUS_ADRERR;
+    } else {
+      *code = SEGV_ACCERR;
+    }
+  }
+  pthread_mutex_unlock(&mm->lock);
+  return sig;
 }
 
 /* ---- copies between vmx and the guest ---------------------------------- */

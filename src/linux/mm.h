@@ -112,6 +112,14 @@ void vmx_linux_mm_set_kind(vmx_linux_mm_t *mm, uint64_t start, uint64_t end, uin
  * (0: mapped at all). */
 bool vmx_linux_mm_check(vmx_linux_mm_t *mm, uint64_t addr, uint64_t len, int prot);
 
+/* The signal a riscv64 kernel would send for a guest access at addr that
+ * the host refused: SIGSEGV with *code SEGV_MAPERR when nothing is mapped
+ * there, SIGSEGV with SEGV_ACCERR when the mapping lacks `prot`
+ * (PROT_READ, PROT_WRITE or PROT_EXEC), and SIGBUS with BUS_ADRERR when it
+ * has it (so the page lies past the end of the mapped file). Inside the
+ * reservation every host fault is SEGV_ACCERR; this gives the guest's view. */
+int vmx_linux_mm_fault_signal(vmx_linux_mm_t *mm, uint64_t addr, int prot, int *code);
+
 /* Bumps code_gen: decoded guest code must be dropped. */
 void vmx_linux_mm_code_changed(vmx_linux_mm_t *mm);
 
