@@ -1,0 +1,883 @@
+/* Guest signals: actions mirrored on the host, per-thread masks, the host
+ * handlers that queue signals for the guest, riscv64 signal frames and the
+ * signal system calls. See signal.h for the model. */
+#include "linux/signal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "linux/guest.h"
+#include "linux/user.h"
+
+#define SIG_BIT(sig) (1ull << ((sig) - 1))
+/* SIGKILL and SIGSTOP cannot be blocked, caught or ignored. */
+#define SIG_UNBLOCKABLE (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))
+/* Never blocked on the host: vmx takes guest memory faults through them. */
+#define SIG_HOST_NEEDED (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS))
+/* Dequeued before the others, as Linux's SYNCHRONOUS_MASK. */
+#define SIG_SYNC_FIRST (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS) | SIG_BIT(SIGILL) | \
+                        SIG_BIT(SIGTRAP) | SIG_BIT(SIGFPE) | SIG_BIT(SIGSYS))
+/* Default actions (Linux's sig_kernel_ignore_mask and sig_kernel_stop_mask);
+ * every other signal terminates, with or without a core. */
+#define SIG_DEFAULT_IGNORE (SIG_BIT(SIGCHLD) | SIG_BIT(SIGURG) | SIG_BIT(SIGWINCH) | \
+                            SIG_BIT(SIGCONT))
+#define SIG_DEFAULT_STOP (SIG_BIT(SIGSTOP) | SIG_BIT(SIGTSTP) | SIG_BIT(SIGTTIN) | \
+                          SIG_BIT(SIGTTOU))
+
+/* sa_flags (asm-generic/signal-defs.h, the same values on riscv64 and
+ * x86_64). The kernel keeps only the bits it knows (UAPI_SA_FLAGS; riscv64
+ * has no SA_RESTORER). */
+#define RV_SA_EXPOSE_TAGBITS 0x00000800u
+#define RV_SA_KNOWN (SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | \
+                     SA_NODEFER | SA_RESETHAND | RV_SA_EXPOSE_TAGBITS)
+#define RV_SIG_DFL 0u
+#define RV_SIG_IGN 1u
+#define RV_MINSIGSTKSZ 2048u
+#define RV_SS_AUTODISARM (1u << 31)
+
+/* ---- the riscv64 signal frame (arch/riscv/kernel/signal.c) ------------- */
+
+/* struct sigcontext: user_regs_struct (pc, then x1..x31) and union
+ * __riscv_fp_state sized by its Q member (528 bytes); the D state sits at its
+ * start and the Q layout's reserved words, which must be zero, at its end. */
+typedef struct rv_sigcontext {
+  alignas(16) uint64_t regs[32];
+  uint64_t f[32];
+  uint32_t fcsr;
+  uint32_t fp_unused[64];
+  uint32_t fp_reserved[3];
+} rv_sigcontext_t;
+
+/* struct ucontext: uc_sigmask is followed by room for a 1024-bit sigset. */
+typedef struct rv_ucontext {
+  uint64_t flags;
+  uint64_t link;
+  uint64_t ss_sp;     /* uc_stack (stack_t) */
+  int32_t ss_flags;
+  int32_t ss_pad;
+  uint64_t ss_size;
+  uint64_t sigmask;
+  uint8_t sigmask_room[1024 / 8 - 8];
+  rv_sigcontext_t mcontext;
+} rv_ucontext_t;
+
+typedef struct rv_sigframe {
+  vmx_linux_siginfo_t info;
+  rv_ucontext_t uc;
+} rv_sigframe_t;
+
+/* The guest's stack_t (sigaltstack). */
+typedef struct rv_stack {
+  uint64_t sp;
+  int32_t flags;
+  int32_t pad;
+  uint64_t size;
+} rv_stack_t;
+
+_Static_assert(sizeof(vmx_linux_siginfo_t) == 128, "siginfo_t is 128 bytes");
+_Static_assert(sizeof(vmx_linux_siginfo_t) == sizeof(siginfo_t), "host siginfo_t differs");
+_Static_assert(offsetof(rv_sigcontext_t, fp_reserved) == 256 + 516, "Q reserved words");
+_Static_assert(sizeof(rv_sigcontext_t) == 784, "struct sigcontext");
+_Static_assert(offsetof(rv_ucontext_t, sigmask) == 40, "uc_sigmask");
+_Static_assert(offsetof(rv_ucontext_t, mcontext) == 176, "uc_mcontext");
+_Static_assert(sizeof(rv_ucontext_t) == 960, "struct ucontext");
+_Static_assert(sizeof(rv_sigframe_t) == 1088, "struct rt_sigframe");
+_Static_assert(sizeof(rv_stack_t) == 24, "stack_t");
+
+/* The rt_sigreturn trampoline the kernel keeps in the vDSO. */
+static const uint32_t vmx__sig_trampoline_code[2] = {
+  0x08b00893,   /* li a7, 139 (__NR_rt_sigreturn) */
+  0x00000073,   /* ecall */
+};
+
+/* ---- host sigaction and masks through raw system calls ----------------- */
+
+/* The kernel's struct sigaction. Raw calls, because glibc refuses the
+ * signals it keeps for itself (32 and 33), which the guest's glibc uses. */
+typedef struct host_ksigaction {
+  void *handler;
+  unsigned long flags;
+  void (*restorer)(void);
+  uint64_t mask;
+} host_ksigaction_t;
+
+#if defined(__x86_64__)
+/* x86_64 handlers return through an sa_restorer that calls rt_sigreturn. */
+#define HOST_SA_RESTORER 0x04000000ul
+__attribute__((visibility("hidden"))) void vmx__sig_host_restorer(void);
+__asm__(".text\n"
+        ".globl vmx__sig_host_restorer\n"
+        ".hidden vmx__sig_host_restorer\n"
+        ".type vmx__sig_host_restorer, @function\n"
+        ".align 16\n"
+        "vmx__sig_host_restorer:\n"
+        "  mov $15, %rax\n"   /* __NR_rt_sigreturn */
+        "  syscall\n"
+        ".size vmx__sig_host_restorer, .-vmx__sig_host_restorer\n");
+#define HOST_RESTORER vmx__sig_host_restorer
+#else
+#define HOST_SA_RESTORER 0ul
+#define HOST_RESTORER NULL
+#endif
+
+static int host_sigaction(int sig, void *handler, unsigned long flags) {
+  host_ksigaction_t k = {handler, flags | HOST_SA_RESTORER, HOST_RESTORER, 0};
+  return (int)syscall(SYS_rt_sigaction, sig, &k, NULL, 8);
+}
+
+static void *host_handler_of(int sig) {
+  host_ksigaction_t old;
+  if (syscall(SYS_rt_sigaction, sig, NULL, &old, 8))
+    return SIG_DFL;
+  return old.handler;
+}
+
+static void host_setmask(uint64_t mask) {
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+}
+
+/* The guest process this host process runs, and the guest thread each host
+ * thread runs: host signal handlers are process-wide and get no argument,
+ * so these are the one place they can find their target. */
+static vmx_linux_proc_t *vmx__sig_proc;
+static __thread vmx_linux_thread_t *vmx__sig_current;
+
+/* ---- host handlers (async-signal-safe) -------------------------------- */
+
+static void sig_enqueue(_Atomic uint64_t *pending, vmx_linux_siginfo_t *info, int sig,
+                        const siginfo_t *si) {
+  uint64_t bit = SIG_BIT(sig);
+  if (atomic_load_explicit(pending, memory_order_relaxed) & bit) {
+    /* Already queued: a standard signal coalesces, as on Linux; a
+     * real-time one goes back to the host kernel's queue (the handler runs
+     * with it blocked, so it waits there until this one is delivered). */
+    if (sig >= 32)
+      syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, si);
+    return;
+  }
+  memcpy(&info[sig], si, sizeof info[sig]);
+  /* release: whoever sees the bit sees the siginfo */
+  atomic_fetch_or_explicit(pending, bit, memory_order_release);
+}
+
+/* Queues sig for the guest thread on this host thread (or the process) and
+ * kicks its vCPU out of guest code. Returns the signals queued on this
+ * thread (or the process) so far. */
+static uint64_t sig_enqueue_current(int sig, const siginfo_t *si) {
+  vmx_linux_thread_t *t = vmx__sig_current;
+  if (t) {
+    sig_enqueue(&t->sig.pending, t->sig.info, sig, si);
+    vmx_rv_cpu_kick(&t->cpu);
+    return atomic_load_explicit(&t->sig.pending, memory_order_relaxed);
+  }
+  if (vmx__sig_proc) {
+    sig_enqueue(&vmx__sig_proc->sig.pending, vmx__sig_proc->sig.info, sig, si);
+    return atomic_load_explicit(&vmx__sig_proc->sig.pending, memory_order_relaxed);
+  }
+  return 0;
+}
+
+#if defined(__x86_64__)
+/* Host system calls that may wait for something, and so may be interrupted
+ * by a signal (the restartable ones among them). */
+static bool host_sys_may_block(long nr) {
+  switch (nr) {
+  case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+  case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
+  case SYS_preadv2: case SYS_pwritev2: case SYS_sendfile: case SYS_splice: case SYS_tee:
+  case SYS_copy_file_range: case SYS_openat: case SYS_open: case SYS_ioctl: case SYS_fcntl:
+  case SYS_flock: case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
+  case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_pause:
+  case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_wait4: case SYS_waitid:
+  case SYS_futex: case SYS_rt_sigtimedwait: case SYS_accept: case SYS_accept4:
+  case SYS_connect: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg:
+  case SYS_sendmmsg: case SYS_recvmmsg: case SYS_msgsnd: case SYS_msgrcv: case SYS_semop:
+  case SYS_semtimedop: case SYS_mq_timedsend: case SYS_mq_timedreceive:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* A signal for the guest interrupted vmx on a waiting host system call,
+ * either just before it (the signal would be consumed and the call would
+ * then wait regardless) or inside it with the host kernel about to restart
+ * it (SA_RESTART is mirrored): in both cases the host pc is on the syscall
+ * instruction with rax the call number. Make the call return EINTR instead,
+ * so the guest handler runs first, and note that the guest system call is
+ * to be restarted (vmx_linux_signal_deliver decides, by the guest handler's
+ * SA_RESTART, as Linux's ERESTARTSYS). qemu's safe_syscall does the same
+ * with a known code range. */
+static void host_syscall_interrupt(vmx_linux_thread_t *t, ucontext_t *uc) {
+  greg_t *g = uc->uc_mcontext.gregs;
+  const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+  if (ip[0] != 0x0f || ip[1] != 0x05 || !host_sys_may_block(g[REG_RAX]))
+    return;
+  g[REG_RIP] += 2;
+  g[REG_RAX] = -EINTR;
+  t->sig.restart_a0 = t->cpu.x[10];   /* the dispatcher has not written a0 yet */
+  atomic_store_explicit(&t->sig.restart, true, memory_order_relaxed);
+}
+#endif
+
+static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
+  int saved_errno = errno;
+  uint64_t queued = sig_enqueue_current(sig, si);
+#if defined(__x86_64__)
+  if (vmx__sig_current)
+    host_syscall_interrupt(vmx__sig_current, ucv);
+#endif
+  /* Keep every queued signal blocked after the handler returns, so further
+   * instances wait in the host kernel until it is delivered; the delivery
+   * then unblocks it (vmx_linux_signal_sync_mask). All of them, not just
+   * sig: when the host kernel delivers several signals at once, the
+   * handlers run nested, and each return restores its own saved mask. */
+  ucontext_t *uc = ucv;
+  uint64_t m;
+  memcpy(&m, &uc->uc_sigmask, sizeof m);
+  m |= (queued | SIG_BIT(sig)) & ~SIG_HOST_NEEDED;
+  memcpy(&uc->uc_sigmask, &m, sizeof m);
+  errno = saved_errno;
+}
+
+static void write_str(const char *s) {
+  ssize_t r = write(2, s, strlen(s));
+  (void)r;
+}
+
+static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
+  if (si->si_code <= 0) {
+    /* Sent by kill/tkill/sigqueue: a signal for the guest like any other
+     * (never blocked on the host, as vmx needs faults to get through). */
+    int saved_errno = errno;
+    sig_enqueue_current(sig, si);
+    errno = saved_errno;
+    return;
+  }
+  vmx_rv_cpu_host_fault(sig, si->si_code, si->si_addr); /* returns only for our own faults */
+  char hex[19] = "0x";
+  uint64_t a = (uint64_t)(uintptr_t)si->si_addr;
+  for (int i = 0; i < 16; i++)
+    hex[2 + i] = "0123456789abcdef"[(a >> (60 - 4 * i)) & 15];
+  hex[18] = 0;
+  write_str(sig == SIGBUS ? "vmx: internal error: SIGBUS at " : "vmx: internal error: SIGSEGV at ");
+  write_str(hex);
+  write_str("\n");
+  /* Returning retries the access, now with the default action: vmx dies of
+   * the signal where it happened. */
+  host_sigaction(sig, SIG_DFL, 0);
+}
+
+/* Installs the host disposition that mirrors the guest's action for sig. */
+static void host_install_locked(vmx_linux_proc_t *p, int sig) {
+  const vmx_linux_sigaction_t *a = &p->sig.action[sig];
+  unsigned long mirrored = a->flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT);
+  if (sig == SIGSEGV || sig == SIGBUS)
+    host_sigaction(sig, (void *)host_fault_handler, SA_SIGINFO | SA_NODEFER | mirrored);
+  else if (a->handler == RV_SIG_IGN)
+    host_sigaction(sig, SIG_IGN, 0);
+  else if (a->handler == RV_SIG_DFL)
+    host_sigaction(sig, SIG_DFL, mirrored);
+  else
+    host_sigaction(sig, (void *)host_async_handler, SA_SIGINFO | mirrored);
+}
+
+/* ---- masks ------------------------------------------------------------ */
+
+void vmx_linux_signal_sync_mask(vmx_linux_thread_t *t) {
+  /* Queued signals stay blocked until delivered (see host_async_handler);
+   * retry if one was queued while the mask was being set. */
+  uint64_t pending;
+  do {
+    pending = atomic_load_explicit(&t->sig.pending, memory_order_relaxed);
+    host_setmask((t->sig.blocked | pending) & ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED));
+  } while (atomic_load_explicit(&t->sig.pending, memory_order_relaxed) != pending);
+}
+
+void vmx_linux_signal_thread_start(vmx_linux_thread_t *t, uint64_t mask) {
+  t->sig.bound = true;
+  t->sig.blocked = mask & ~SIG_UNBLOCKABLE;
+  if (!t->sig.ss_size && !t->sig.ss_flags)
+    t->sig.ss_flags = SS_DISABLE;
+  vmx__sig_current = t;
+  vmx_linux_signal_sync_mask(t);
+}
+
+void vmx_linux_signal_block_all(void) {
+  host_setmask(~SIG_HOST_NEEDED);
+}
+
+void vmx_linux_signal_thread_stop(vmx_linux_thread_t *t) {
+  host_setmask(~SIG_HOST_NEEDED);
+  vmx__sig_current = NULL;
+  vmx_linux_proc_t *p = t->proc;
+  uint64_t left = atomic_exchange_explicit(&t->sig.pending, 0, memory_order_acquire);
+  while (left) {
+    int sig = __builtin_ctzll(left) + 1;
+    left &= left - 1;
+    p->sig.info[sig] = t->sig.info[sig];
+    atomic_fetch_or_explicit(&p->sig.pending, SIG_BIT(sig), memory_order_release);
+  }
+}
+
+void vmx_linux_signal_after_fork(vmx_linux_thread_t *t) {
+  atomic_store_explicit(&t->sig.pending, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->proc->sig.pending, 0, memory_order_relaxed);
+  vmx_linux_signal_sync_mask(t);
+}
+
+void vmx_linux_signal_before_exec(vmx_linux_thread_t *t) {
+  host_setmask(t->sig.blocked & ~SIG_UNBLOCKABLE);
+}
+
+static inline void sig_bind(vmx_linux_thread_t *t) {
+  if (__builtin_expect(!t->sig.bound, 0))
+    vmx_linux_signal_thread_start(t, t->proc->sig.initial_mask);
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+int vmx_linux_signal_init(vmx_linux_proc_t *p) {
+  vmx_linux_sigproc_t *s = &p->sig;
+  if (pthread_mutex_init(&s->lock, NULL))
+    return VMX_ENOMEM;
+  memset(s->action, 0, sizeof s->action);
+  s->trampoline = 0;
+  atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
+  vmx__sig_proc = p;
+  for (int sig = 1; sig <= VMX_LINUX_NSIG; sig++) {
+    if (!(SIG_BIT(sig) & SIG_UNBLOCKABLE) && host_handler_of(sig) == SIG_IGN)
+      s->action[sig].handler = RV_SIG_IGN;
+  }
+  uint64_t mask = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
+  s->initial_mask = mask & ~SIG_UNBLOCKABLE;
+  pthread_mutex_lock(&s->lock);
+  host_install_locked(p, SIGSEGV);
+  host_install_locked(p, SIGBUS);
+  pthread_mutex_unlock(&s->lock);
+  uint64_t needed = SIG_HOST_NEEDED;
+  syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &needed, NULL, 8);
+  return 0;
+}
+
+/* Maps the rt_sigreturn trampoline into the guest the first time a handler
+ * is installed. Returns 0 or -errno. */
+static int trampoline_ensure_locked(vmx_linux_proc_t *p) {
+  if (p->sig.trampoline)
+    return 0;
+  int64_t a = vmx_linux_mm_map(&p->mm, 0, VMX_LINUX_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a < 0)
+    return (int)a;
+  int r = vmx_linux_mm_copy_out(&p->mm, (uint64_t)a, vmx__sig_trampoline_code,
+                                sizeof vmx__sig_trampoline_code);
+  if (r == 0)
+    r = (int)vmx_linux_mm_protect(&p->mm, (uint64_t)a, VMX_LINUX_PAGE_SIZE, PROT_READ | PROT_EXEC);
+  if (r) {
+    vmx_linux_mm_unmap(&p->mm, (uint64_t)a, VMX_LINUX_PAGE_SIZE);
+    return r;
+  }
+  p->sig.trampoline = (uint64_t)a;
+  return 0;
+}
+
+/* ---- default actions --------------------------------------------------- */
+
+_Noreturn void vmx_linux_signal_die(int sig) {
+  /* Die as the native program would, but never leave a core file behind. */
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  host_sigaction(sig, SIG_DFL, 0);
+  uint64_t bit = SIG_BIT(sig);
+  syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &bit, NULL, 8);
+  syscall(SYS_tgkill, getpid(), gettid(), sig);
+  /* Not reached for a fatal signal; for anything else, end as close as we can. */
+  _exit(128 + sig);
+}
+
+/* The default action of a queued signal whose guest action is SIG_DFL. */
+static void sig_default(int sig) {
+  if (SIG_BIT(sig) & SIG_DEFAULT_IGNORE)
+    return;
+  if (SIG_BIT(sig) & SIG_DEFAULT_STOP) {
+    /* The host disposition is SIG_DFL too: the host kernel stops us once the
+     * delivery has unblocked sig again. */
+    syscall(SYS_tgkill, getpid(), gettid(), sig);
+    return;
+  }
+  vmx_linux_signal_die(sig);
+}
+
+static bool sig_ignored(const vmx_linux_sigaction_t *a, int sig) {
+  return a->handler == RV_SIG_IGN ||
+         (a->handler == RV_SIG_DFL && (SIG_BIT(sig) & SIG_DEFAULT_IGNORE));
+}
+
+/* ---- the alternate signal stack (kernel/signal.c) ---------------------- */
+
+static bool altstack_on(const vmx_linux_sigthread_t *s, uint64_t sp) {
+  if (s->ss_flags & RV_SS_AUTODISARM)
+    return false;
+  return sp > s->ss_sp && sp - s->ss_sp <= s->ss_size;
+}
+
+static uint32_t altstack_flags(const vmx_linux_sigthread_t *s, uint64_t sp) {
+  if (!s->ss_size)
+    return SS_DISABLE;
+  return altstack_on(s, sp) ? SS_ONSTACK : 0;
+}
+
+static int altstack_set(vmx_linux_sigthread_t *s, const rv_stack_t *ss, uint64_t sp) {
+  if (altstack_on(s, sp))
+    return -EPERM;
+  uint32_t flags = (uint32_t)ss->flags;
+  uint32_t mode = flags & ~RV_SS_AUTODISARM;
+  if (mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0)
+    return -EINVAL;
+  uint64_t ss_sp = ss->sp, ss_size = ss->size;
+  if (mode == SS_DISABLE) {
+    ss_sp = 0;
+    ss_size = 0;
+  } else if (ss_size < RV_MINSIGSTKSZ) {
+    return -ENOMEM;
+  }
+  s->ss_sp = ss_sp;
+  s->ss_size = ss_size;
+  s->ss_flags = flags;
+  return 0;
+}
+
+/* ---- delivery ---------------------------------------------------------- */
+
+/* Pushes a signal frame for sig and points t's vCPU at the handler, as
+ * setup_rt_frame() and signal_setup_done() do. False when the frame cannot
+ * be written (the caller forces SIGSEGV). */
+static bool frame_push(vmx_linux_thread_t *t, int sig, const vmx_linux_sigaction_t *act,
+                       const vmx_linux_siginfo_t *info) {
+  vmx_linux_sigthread_t *s = &t->sig;
+  vmx_rv_cpu_t *c = &t->cpu;
+  uint64_t sp = c->x[2];
+  if (altstack_on(s, sp) && !altstack_on(s, sp - sizeof(rv_sigframe_t)))
+    return false;
+  if ((act->flags & SA_ONSTACK) && altstack_flags(s, sp) == 0)
+    sp = s->ss_sp + s->ss_size;
+  sp = (sp - sizeof(rv_sigframe_t)) & ~15ull;
+
+  rv_sigframe_t f;
+  memset(&f, 0, sizeof f);
+  f.info = *info;
+  f.uc.ss_sp = s->ss_sp;
+  f.uc.ss_flags = (int32_t)s->ss_flags;
+  f.uc.ss_size = s->ss_size;
+  f.uc.sigmask = s->mask_saved ? s->saved_mask : s->blocked;
+  f.uc.mcontext.regs[0] = c->pc;
+  memcpy(&f.uc.mcontext.regs[1], &c->x[1], 31 * sizeof(uint64_t));
+  memcpy(f.uc.mcontext.f, c->f, sizeof f.uc.mcontext.f);
+  f.uc.mcontext.fcsr = c->frm << 5 | c->fflags;
+  if (vmx_linux_mm_copy_out(&t->proc->mm, sp, &f, sizeof f))
+    return false;
+
+  if (s->ss_flags & RV_SS_AUTODISARM) {
+    s->ss_sp = 0;
+    s->ss_size = 0;
+    s->ss_flags = SS_DISABLE;
+  }
+  s->mask_saved = false;
+  s->blocked |= act->mask;
+  if (!(act->flags & SA_NODEFER))
+    s->blocked |= SIG_BIT(sig);
+  s->blocked &= ~SIG_UNBLOCKABLE;
+  c->pc = act->handler;
+  c->x[1] = t->proc->sig.trampoline;   /* ra */
+  c->x[2] = sp;
+  c->x[10] = (uint64_t)sig;
+  c->x[11] = sp + offsetof(rv_sigframe_t, info);
+  c->x[12] = sp + offsetof(rv_sigframe_t, uc);
+  return true;
+}
+
+/* Reads sig's action, applying SA_RESETHAND when it is about to run. */
+static vmx_linux_sigaction_t action_take(vmx_linux_proc_t *p, int sig) {
+  pthread_mutex_lock(&p->sig.lock);
+  vmx_linux_sigaction_t a = p->sig.action[sig];
+  if (a.handler > RV_SIG_IGN && (a.flags & SA_RESETHAND)) {
+    p->sig.action[sig].handler = RV_SIG_DFL;
+    host_install_locked(p, sig);
+  }
+  pthread_mutex_unlock(&p->sig.lock);
+  return a;
+}
+
+/* force_sigsegv(): a frame for sig could not be written. */
+static void force_sigsegv(vmx_linux_thread_t *t, int sig) {
+  if (sig == SIGSEGV)
+    vmx_linux_signal_die(SIGSEGV);
+  vmx_linux_signal_sync(t, SIGSEGV, SI_KERNEL, 0);
+}
+
+/* Delivers the pending synchronous signal: a handler that is installed and
+ * not blocked runs; otherwise the process dies of it (force_sig_info). */
+static void deliver_sync(vmx_linux_thread_t *t) {
+  int sig = t->sig.sync_sig;
+  t->sig.sync_sig = 0;
+  vmx_linux_proc_t *p = t->proc;
+  pthread_mutex_lock(&p->sig.lock);
+  bool fatal = (t->sig.blocked & SIG_BIT(sig)) || p->sig.action[sig].handler <= RV_SIG_IGN;
+  pthread_mutex_unlock(&p->sig.lock);
+  if (fatal)
+    vmx_linux_signal_die(sig);
+  vmx_linux_sigaction_t act = action_take(p, sig);
+  vmx_linux_siginfo_t info = {.signo = sig, .code = t->sig.sync_code};
+  info.field[0] = t->sig.sync_addr;
+  if (!frame_push(t, sig, &act, &info))
+    force_sigsegv(t, sig);
+}
+
+/* The guest system call that a signal interrupted (see
+ * host_syscall_interrupt) returned -EINTR: makes it run again when the
+ * guest's ecall is re-executed (pc back on the ecall, a0 as it was), unless
+ * the handler about to run lacks SA_RESTART. Called once, before the first
+ * frame, or after the loop when no handler ran (then it always restarts). */
+static void syscall_restart(vmx_linux_thread_t *t, bool *pending, bool restart) {
+  vmx_rv_cpu_t *c = &t->cpu;
+  uint32_t insn = 0;
+  if (!*pending)
+    return;
+  *pending = false;
+  if ((int64_t)c->x[10] != -EINTR || !restart)
+    return;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &insn, c->pc - 4, sizeof insn) || insn != 0x00000073)
+    return;   /* not right after an ecall: a stale mark */
+  c->x[10] = t->sig.restart_a0;
+  c->pc -= 4;
+}
+
+static void deliver_one(vmx_linux_thread_t *t, int sig, const vmx_linux_siginfo_t *info,
+                        bool *restart) {
+  vmx_linux_sigaction_t act = action_take(t->proc, sig);
+  if (act.handler == RV_SIG_IGN)
+    return;
+  if (act.handler == RV_SIG_DFL) {
+    sig_default(sig);
+    return;
+  }
+  syscall_restart(t, restart, act.flags & SA_RESTART);
+  if (!frame_push(t, sig, &act, info))
+    force_sigsegv(t, sig);
+}
+
+/* The next signal to take from `ready`: synchronous ones first, then the
+ * lowest number (Linux's next_signal). */
+static int sig_pick(uint64_t ready) {
+  uint64_t first = ready & SIG_SYNC_FIRST;
+  return __builtin_ctzll(first ? first : ready) + 1;
+}
+
+/* Takes sig off t's queue or the process's; false if another thread took
+ * the process's instance first. */
+static bool sig_take(vmx_linux_thread_t *t, int sig, vmx_linux_siginfo_t *info) {
+  uint64_t bit = SIG_BIT(sig);
+  if (atomic_load_explicit(&t->sig.pending, memory_order_acquire) & bit) {
+    *info = t->sig.info[sig];
+    atomic_fetch_and_explicit(&t->sig.pending, ~bit, memory_order_relaxed);
+    return true;
+  }
+  vmx_linux_sigproc_t *ps = &t->proc->sig;
+  *info = ps->info[sig];
+  return atomic_fetch_and_explicit(&ps->pending, ~bit, memory_order_acquire) & bit;
+}
+
+static uint64_t sig_queued(vmx_linux_thread_t *t) {
+  return atomic_load_explicit(&t->sig.pending, memory_order_acquire) |
+         atomic_load_explicit(&t->proc->sig.pending, memory_order_acquire);
+}
+
+void vmx_linux_signal_sync(vmx_linux_thread_t *t, int sig, int code, uint64_t addr) {
+  /* The host sees the PROT_NONE reservation where the guest has nothing
+   * mapped: the guest's own map tells a missing page from a protected one. */
+  if (sig == SIGSEGV && (code == SEGV_MAPERR || code == SEGV_ACCERR))
+    code = vmx_linux_mm_check(&t->proc->mm, addr, 1, 0) ? SEGV_ACCERR : SEGV_MAPERR;
+  t->sig.sync_sig = sig;
+  t->sig.sync_code = code;
+  t->sig.sync_addr = addr;
+}
+
+void vmx_linux_signal_deliver(vmx_linux_thread_t *t) {
+  sig_bind(t);
+  if (__builtin_expect(!t->sig.sync_sig && !t->sig.mask_saved &&
+                           !atomic_load_explicit(&t->sig.restart, memory_order_relaxed) &&
+                           !(sig_queued(t) & ~t->sig.blocked), 1))
+    return;
+  bool restart = atomic_exchange_explicit(&t->sig.restart, false, memory_order_relaxed);
+  /* Each signal taken pushes a frame on the last (so the last handler runs
+   * first), as Linux does when several are pending on return to user. */
+  for (;;) {
+    if (t->sig.sync_sig) {
+      deliver_sync(t);
+      continue;
+    }
+    uint64_t ready = sig_queued(t) & ~t->sig.blocked;
+    if (!ready)
+      break;
+    int sig = sig_pick(ready);
+    vmx_linux_siginfo_t info;
+    if (sig_take(t, sig, &info))
+      deliver_one(t, sig, &info, &restart);
+  }
+  /* Marks made by vmx's own waits during this delivery mean nothing. */
+  atomic_store_explicit(&t->sig.restart, false, memory_order_relaxed);
+  syscall_restart(t, &restart, true);
+  if (t->sig.mask_saved) {   /* rt_sigsuspend ran no handler */
+    t->sig.blocked = t->sig.saved_mask;
+    t->sig.mask_saved = false;
+  }
+  vmx_linux_signal_sync_mask(t);
+}
+
+/* ---- system calls ------------------------------------------------------ */
+
+int64_t vmx_sys_rt_sigaction(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  int sig = (int)a[0];
+  vmx_linux_proc_t *p = t->proc;
+  vmx_linux_sigaction_t nact, old;
+  if (a[3] != 8)
+    return -EINVAL;
+  if (a[1] && vmx_linux_mm_copy_in(&p->mm, &nact, a[1], sizeof nact))
+    return -EFAULT;
+  if (sig < 1 || sig > VMX_LINUX_NSIG || (a[1] && (SIG_BIT(sig) & SIG_UNBLOCKABLE)))
+    return -EINVAL;
+  pthread_mutex_lock(&p->sig.lock);
+  old = p->sig.action[sig];
+  if (a[1]) {
+    nact.flags &= RV_SA_KNOWN;
+    nact.mask &= ~SIG_UNBLOCKABLE;
+    int r = nact.handler > RV_SIG_IGN ? trampoline_ensure_locked(p) : 0;
+    if (r) {
+      pthread_mutex_unlock(&p->sig.lock);
+      return r;
+    }
+    p->sig.action[sig] = nact;
+    host_install_locked(p, sig);
+  }
+  pthread_mutex_unlock(&p->sig.lock);
+  if (a[2] && vmx_linux_mm_copy_out(&p->mm, a[2], &old, sizeof old))
+    return -EFAULT;
+  return 0;
+}
+
+int64_t vmx_sys_rt_sigprocmask(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  sig_bind(t);
+  vmx_linux_mm_t *mm = &t->proc->mm;
+  uint64_t old = t->sig.blocked, set;
+  if (a[3] != 8)
+    return -EINVAL;
+  if (a[1]) {
+    if (vmx_linux_mm_copy_in(mm, &set, a[1], sizeof set))
+      return -EFAULT;
+    set &= ~SIG_UNBLOCKABLE;
+    switch (a[0]) {
+    case SIG_BLOCK: t->sig.blocked |= set; break;
+    case SIG_UNBLOCK: t->sig.blocked &= ~set; break;
+    case SIG_SETMASK: t->sig.blocked = set; break;
+    default: return -EINVAL;
+    }
+    vmx_linux_signal_sync_mask(t);
+  }
+  if (a[2] && vmx_linux_mm_copy_out(mm, a[2], &old, sizeof old))
+    return -EFAULT;
+  return 0;
+}
+
+int64_t vmx_sys_rt_sigpending(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  sig_bind(t);
+  if (a[1] > 8)
+    return -EINVAL;
+  uint64_t host = 0;
+  syscall(SYS_rt_sigpending, &host, 8);
+  uint64_t set = (host | sig_queued(t)) & t->sig.blocked;
+  if (vmx_linux_mm_copy_out(&t->proc->mm, a[0], &set, a[1]))
+    return -EFAULT;
+  return 0;
+}
+
+/* Drops queued signals that the current actions ignore, so they do not end
+ * a wait (Linux discards them when they are sent). */
+static void sig_drop_ignored(vmx_linux_thread_t *t) {
+  vmx_linux_proc_t *p = t->proc;
+  uint64_t q = sig_queued(t);
+  if (!q)
+    return;
+  uint64_t ignored = 0;
+  pthread_mutex_lock(&p->sig.lock);
+  for (uint64_t left = q; left; left &= left - 1) {
+    int sig = __builtin_ctzll(left) + 1;
+    if (sig_ignored(&p->sig.action[sig], sig))
+      ignored |= SIG_BIT(sig);
+  }
+  pthread_mutex_unlock(&p->sig.lock);
+  atomic_fetch_and_explicit(&t->sig.pending, ~ignored, memory_order_relaxed);
+  atomic_fetch_and_explicit(&p->sig.pending, ~ignored, memory_order_relaxed);
+}
+
+int64_t vmx_sys_rt_sigsuspend(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  sig_bind(t);
+  uint64_t mask;
+  if (a[1] != 8)
+    return -EINVAL;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &mask, a[0], sizeof mask))
+    return -EFAULT;
+  if (!t->sig.mask_saved) {
+    t->sig.saved_mask = t->sig.blocked;
+    t->sig.mask_saved = true;
+  }
+  t->sig.blocked = mask & ~SIG_UNBLOCKABLE;
+  for (;;) {
+    /* Everything blocked between the check and the host's atomic
+     * unblock-and-wait, so no signal slips into the queue unseen. */
+    host_setmask(~SIG_HOST_NEEDED);
+    sig_drop_ignored(t);
+    if (sig_queued(t) & ~t->sig.blocked)
+      break;
+    uint64_t wait = (t->sig.blocked | atomic_load_explicit(&t->sig.pending, memory_order_relaxed)) &
+                    ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED);
+    syscall(SYS_rt_sigsuspend, &wait, 8);
+  }
+  vmx_linux_signal_sync_mask(t);
+  /* The delivery that follows runs the handler with the saved mask in its
+   * frame (sigsuspend's ERESTARTNOHAND). */
+  return -EINTR;
+}
+
+int64_t vmx_sys_rt_sigtimedwait(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  sig_bind(t);
+  vmx_linux_mm_t *mm = &t->proc->mm;
+  uint64_t set;
+  struct timespec ts;
+  if (a[3] != 8)
+    return -EINVAL;
+  if (vmx_linux_mm_copy_in(mm, &set, a[0], sizeof set))
+    return -EFAULT;
+  if (a[2] && vmx_linux_mm_copy_in(mm, &ts, a[2], sizeof ts))
+    return -EFAULT;
+  set &= ~SIG_UNBLOCKABLE;
+  /* Block the set on the host first: a signal of the set then either is in
+   * our queue already or waits in the host kernel for the host call. */
+  host_setmask((t->sig.blocked | set | atomic_load_explicit(&t->sig.pending, memory_order_relaxed)) &
+               ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED));
+  vmx_linux_siginfo_t info;
+  int64_t r;
+  uint64_t queued = sig_queued(t) & set;
+  int sig = queued ? sig_pick(queued) : 0;
+  if (sig && sig_take(t, sig, &info)) {
+    r = sig;
+  } else {
+    siginfo_t hinfo;
+    r = vmx__host_ret(syscall(SYS_rt_sigtimedwait, &set, &hinfo, a[2] ? &ts : NULL, 8));
+    memcpy(&info, &hinfo, sizeof info);
+  }
+  vmx_linux_signal_sync_mask(t);
+  if (r > 0 && a[1] && vmx_linux_mm_copy_out(mm, a[1], &info, sizeof info))
+    return -EFAULT;
+  return r;
+}
+
+int64_t vmx_sys_signalfd4(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  uint64_t mask;
+  if (a[2] != 8)
+    return -EINVAL;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &mask, a[1], sizeof mask))
+    return -EFAULT;
+  return vmx__host_ret(syscall(SYS_signalfd4, (int)a[0], &mask, 8, (int)a[3]));
+}
+
+int64_t vmx_sys_kill(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  return vmx__host_ret(syscall(SYS_kill, (pid_t)a[0], (int)a[1]));
+}
+
+int64_t vmx_sys_tkill(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  return vmx__host_ret(syscall(SYS_tkill, (pid_t)a[0], (int)a[1]));
+}
+
+int64_t vmx_sys_tgkill(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  return vmx__host_ret(syscall(SYS_tgkill, (pid_t)a[0], (pid_t)a[1], (int)a[2]));
+}
+
+int64_t vmx_sys_rt_sigqueueinfo(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  vmx_linux_siginfo_t info;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &info, a[2], sizeof info))
+    return -EFAULT;
+  return vmx__host_ret(syscall(SYS_rt_sigqueueinfo, (pid_t)a[0], (int)a[1], &info));
+}
+
+int64_t vmx_sys_rt_tgsigqueueinfo(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  vmx_linux_siginfo_t info;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &info, a[3], sizeof info))
+    return -EFAULT;
+  return vmx__host_ret(syscall(SYS_rt_tgsigqueueinfo, (pid_t)a[0], (pid_t)a[1], (int)a[2], &info));
+}
+
+int64_t vmx_sys_sigaltstack(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  vmx_linux_mm_t *mm = &t->proc->mm;
+  vmx_linux_sigthread_t *s = &t->sig;
+  uint64_t sp = t->cpu.x[2];
+  rv_stack_t ss, old = {0};
+  if (a[0] && vmx_linux_mm_copy_in(mm, &ss, a[0], sizeof ss))
+    return -EFAULT;
+  old.sp = s->ss_sp;
+  old.size = s->ss_size;
+  old.flags = (int32_t)(altstack_flags(s, sp) | (s->ss_flags & RV_SS_AUTODISARM));
+  int r = a[0] ? altstack_set(s, &ss, sp) : 0;
+  if (r == 0 && a[1] && vmx_linux_mm_copy_out(mm, a[1], &old, sizeof old))
+    r = -EFAULT;
+  return r;
+}
+
+int64_t vmx_sys_rt_sigreturn(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  vmx_rv_cpu_t *c = &t->cpu;
+  rv_ucontext_t uc;
+  uint64_t frame = c->x[2];
+  const rv_sigcontext_t *sc = &uc.mcontext;
+  if (vmx_linux_mm_copy_in(&t->proc->mm, &uc, frame + offsetof(rv_sigframe_t, uc), sizeof uc) ||
+      sc->fp_reserved[0] || sc->fp_reserved[1] || sc->fp_reserved[2]) {
+    vmx_linux_signal_sync(t, SIGSEGV, SI_KERNEL, 0);
+    return VMX_LINUX_KEEP_REGS;
+  }
+  t->sig.blocked = uc.sigmask & ~SIG_UNBLOCKABLE;
+  c->pc = sc->regs[0];
+  memcpy(&c->x[1], &sc->regs[1], 31 * sizeof(uint64_t));
+  memcpy(c->f, sc->f, sizeof c->f);
+  c->fflags = sc->fcsr & 0x1f;
+  c->frm = (sc->fcsr >> 5) & 7;
+  /* restore_altstack(): with the restored sp; errors other than EFAULT are
+   * dropped, as the kernel does. */
+  rv_stack_t ss = {uc.ss_sp, uc.ss_flags, 0, uc.ss_size};
+  altstack_set(&t->sig, &ss, c->x[2]);
+  vmx_linux_signal_sync_mask(t);
+  return VMX_LINUX_KEEP_REGS;
+}
+
+int64_t vmx_sys_setitimer(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  void *nv, *ov;
+  if (vmx__guest_buf(t, a[1], sizeof(struct itimerval), &nv) ||
+      vmx__guest_buf(t, a[2], sizeof(struct itimerval), &ov))
+    return -EFAULT;
+  return vmx__host_ret(syscall(SYS_setitimer, (int)a[0], nv, ov));
+}
+
+int64_t vmx_sys_getitimer(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  void *cur;
+  if (vmx__guest_buf(t, a[1], sizeof(struct itimerval), &cur))
+    return -EFAULT;
+  return vmx__host_ret(syscall(SYS_getitimer, (int)a[0], cur));
+}

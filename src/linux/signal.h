@@ -1,0 +1,139 @@
+/* Guest signals in user mode.
+ *
+ * Guest signal numbers are the host's (both use the generic Linux numbering),
+ * and so is siginfo_t's 128-byte layout; only the signal frame, the
+ * sigaction struct and the machine context are riscv64's own.
+ *
+ * How a host signal reaches the guest:
+ *  - Each guest action is mirrored on the host (vmx_linux_sigproc_t.action):
+ *    SIG_IGN and SIG_DFL are installed as they are, so the host kernel
+ *    ignores, stops or kills the process exactly as it would the native
+ *    program (and exec keeps ignored signals ignored); a guest handler is a
+ *    host handler that queues the signal (with its siginfo) on the guest
+ *    thread it arrived on and kicks that thread's vCPU. SA_RESTART,
+ *    SA_NOCLDSTOP and SA_NOCLDWAIT are mirrored too, so an interrupted host
+ *    system call restarts or fails with EINTR as the guest asked.
+ *  - Each thread's host signal mask is its guest mask (except SIGSEGV and
+ *    SIGBUS, which vmx needs) plus the signals queued but not yet delivered:
+ *    the host kernel keeps blocked and repeated signals pending for us, and
+ *    rt_sigpending, rt_sigtimedwait and signalfd see them.
+ *  - The thread loop calls vmx_linux_signal_deliver() after every exit of
+ *    the vCPU; it builds the riscv64 frame (as arch/riscv/kernel/signal.c
+ *    does) or applies the default action.
+ * SIGSEGV and SIGBUS always have a host handler: a fault on guest memory
+ * becomes a vCPU exit (vmx_rv_cpu_host_fault) and then a synchronous guest
+ * signal; any other fault is vmx's own and kills vmx with that signal.
+ */
+#ifndef VMX_LINUX_SIGNAL_H
+#define VMX_LINUX_SIGNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VMX_LINUX_NSIG 64
+
+/* A guest sigaction (riscv64 kernel layout, no sa_restorer). */
+typedef struct vmx_linux_sigaction {
+  uint64_t handler;
+  uint64_t flags;
+  uint64_t mask;
+} vmx_linux_sigaction_t;
+
+/* siginfo_t: 128 bytes, the same layout on riscv64 and x86_64. */
+typedef struct vmx_linux_siginfo {
+  int32_t signo;
+  int32_t err;
+  int32_t code;
+  int32_t pad;
+  uint64_t field[14];   /* field[0]: si_addr, or si_pid | si_uid << 32 ... */
+} vmx_linux_siginfo_t;
+
+/* Process-wide signal state. */
+typedef struct vmx_linux_sigproc {
+  pthread_mutex_t lock;        /* guards action[], the host dispositions, trampoline */
+  vmx_linux_sigaction_t action[VMX_LINUX_NSIG + 1];
+  uint64_t trampoline;         /* guest address of `li a7, 139; ecall`, 0 until needed */
+  uint64_t initial_mask;       /* the host mask vmx started with (kept across exec) */
+  /* Signals that arrived on a host thread running no guest thread (set by
+   * the host handler, release); any thread's vmx_linux_signal_deliver
+   * takes them (acquire). info[n] is valid while bit n-1 is set. */
+  _Atomic uint64_t pending;
+  vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
+} vmx_linux_sigproc_t;
+
+/* Per-thread signal state. Owned by the thread, except `pending` and
+ * `info`, which the host handler also writes on the same thread. */
+typedef struct vmx_linux_sigthread {
+  uint64_t blocked;            /* guest signal mask (bit n-1 for signal n) */
+  uint64_t saved_mask;         /* rt_sigsuspend: the mask to restore... */
+  bool mask_saved;             /* ...after the next delivery, when set */
+  bool bound;                  /* vmx_linux_signal_thread_start() ran */
+  uint64_t ss_sp, ss_size;     /* sigaltstack (ss_size 0: none) */
+  uint32_t ss_flags;           /* 0, SS_DISABLE, and/or SS_AUTODISARM */
+  int sync_sig, sync_code;     /* synchronous signal to deliver first, or 0 */
+  uint64_t sync_addr;
+  /* Set by the host handler when it made a waiting host call return EINTR
+   * (see signal.c): the guest system call is restarted with a0 =
+   * restart_a0 unless a handler without SA_RESTART runs. */
+  _Atomic bool restart;
+  uint64_t restart_a0;
+  _Atomic uint64_t pending;    /* queued by the host handler (release) */
+  vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
+} vmx_linux_sigthread_t;
+
+struct vmx_linux_proc;
+struct vmx_linux_thread;
+
+/* Sets up the process's signal state (all actions default, except those the
+ * host already ignores: ignored signals stay ignored across execve, as on
+ * Linux) and installs the host handlers vmx needs: SIGSEGV/SIGBUS route
+ * guest memory faults to vmx_rv_cpu_host_fault(); asynchronous signals for
+ * the guest are queued on the target thread, which is kicked out of guest
+ * code to take them. Call once, on the main thread, before any guest code.
+ * Returns 0 or a negative VMX_E* code. */
+int vmx_linux_signal_init(struct vmx_linux_proc *p);
+
+/* Binds guest thread t to the calling host thread, sets its guest mask to
+ * `mask` and the host mask to match. Call on the thread before it runs
+ * guest code (thread.c does for new threads; for the main thread the first
+ * system call or delivery does it with the mask vmx started with). */
+void vmx_linux_signal_thread_start(struct vmx_linux_thread *t, uint64_t mask);
+
+/* Unbinds t from the calling host thread when its guest thread ends: blocks
+ * every host signal on this thread and hands signals still queued on t to
+ * the process. */
+void vmx_linux_signal_thread_stop(struct vmx_linux_thread *t);
+
+/* Blocks every host signal vmx may block (all but SIGSEGV and SIGBUS) on
+ * the calling thread; a host thread created meanwhile inherits the mask. */
+void vmx_linux_signal_block_all(void);
+
+/* In a fork child: drops the signals queued in the parent and sets the
+ * host mask to t's guest mask. */
+void vmx_linux_signal_after_fork(struct vmx_linux_thread *t);
+
+/* Before execve: sets the host mask to exactly the guest mask, which the
+ * new program inherits. (vmx_linux_signal_sync_mask undoes it on failure.) */
+void vmx_linux_signal_before_exec(struct vmx_linux_thread *t);
+
+/* Sets the host mask of the calling thread from t's guest mask. */
+void vmx_linux_signal_sync_mask(struct vmx_linux_thread *t);
+
+/* Queues a synchronous signal caused by the current instruction (SIGSEGV on a
+ * fault, SIGILL, SIGTRAP, SIGBUS) for thread t, with si_code and si_addr.
+ * The next vmx_linux_signal_deliver() delivers it first. */
+void vmx_linux_signal_sync(struct vmx_linux_thread *t, int sig, int code, uint64_t addr);
+
+/* Delivers t's pending, unblocked signals: builds a riscv64 signal frame on
+ * the guest stack and points the vCPU at the handler, or applies the default
+ * action (a fatal one ends the whole process with that signal, as a native
+ * run would). Called by the thread loop between runs of guest code. */
+void vmx_linux_signal_deliver(struct vmx_linux_thread *t);
+
+/* Ends the whole process with signal sig as a native process dying of it
+ * would end (the parent sees WIFSIGNALED with sig), without a core file. */
+_Noreturn void vmx_linux_signal_die(int sig);
+
+#endif
