@@ -271,6 +271,19 @@ static int64_t map_segment(vmx_linux_mm_t *mm, const elf_file_t *f, const Elf64_
   return 0;
 }
 
+/* The initial stack's size: RLIMIT_STACK, 8 MiB when unlimited. */
+static uint64_t stack_size(void) {
+  struct rlimit rl;
+  uint64_t size = 8ull << 20;   /* qemu's default; Linux's usual rlimit */
+  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    size = rl.rlim_cur;
+  if (size < (128ull << 10))
+    size = 128ull << 10;
+  if (size > (1ull << 30))
+    size = 1ull << 30;
+  return page_up(size);
+}
+
 /* Chooses the load bias: none for ET_EXEC; ELF_ET_DYN_BASE for a PIE with
  * an interpreter; otherwise a free range, as mmap(NULL) would pick. The
  * span is reserved (PROT_NONE) so gaps between segments stay unused. */
@@ -301,6 +314,9 @@ static int choose_bias(vmx_linux_mm_t *mm, const elf_file_t *f, bool main_with_i
   }
   if (base >= mm->limit || span > mm->limit - base)
     return fail(VMX_ENOEXEC, f->shown, "does not fit in the address space");
+  if (base + span > mm->stack_top - stack_size())
+    return fail(VMX_ENOEXEC, f->shown, "segments overlap the stack (end 0x%" PRIx64 ")",
+                base + span);
   if (vmx_linux_mm_map(mm, base, span, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) < 0)
     return fail(VMX_ENOMEM, f->shown, "cannot map %" PRIu64 " bytes at 0x%" PRIx64, span, base);
@@ -368,18 +384,6 @@ static uint64_t push_bytes(stack_writer_t *w, const void *data, size_t len) {
   w->sp -= len;
   memcpy(w->mm->base + w->sp, data, len);
   return w->sp;
-}
-
-static uint64_t stack_size(void) {
-  struct rlimit rl;
-  uint64_t size = 8ull << 20;   /* qemu's default; Linux's usual rlimit */
-  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    size = rl.rlim_cur;
-  if (size < (128ull << 10))
-    size = 128ull << 10;
-  if (size > (1ull << 30))
-    size = 1ull << 30;
-  return page_up(size);
 }
 
 typedef struct exec_args {

@@ -367,6 +367,13 @@ static void test_segment_outside_the_address_space(void **state) {
                  "segment 1 (0x10000000000) outside the address space");
 }
 
+static void test_segments_over_the_stack_are_refused(void **state) {
+  image_t im;
+  build(&im, ET_EXEC, 0x3fffff0000, NULL);
+  expect_failure(*state, im.bytes, im.size, VMX_ENOEXEC,
+                 "segments overlap the stack (end 0x3fffff4000)");
+}
+
 static void test_bad_program_header_size(void **state) {
   image_t im;
   build(&im, ET_EXEC, 0x10000, NULL);
@@ -427,6 +434,7 @@ int main(void) {
       T(test_segment_past_end_of_file),
       T(test_segment_file_size_above_memory_size),
       T(test_segment_outside_the_address_space),
+      T(test_segments_over_the_stack_are_refused),
       T(test_bad_program_header_size),
       T(test_unterminated_interpreter_path),
       T(test_missing_interpreter_names_it),
