@@ -121,19 +121,14 @@ int vmx_linux_main(int argc, char **argv) {
   vmx_linux_thread_exit(t);
 }
 
-/* The si_code Linux gives a fault at guest address addr: the whole guest
- * range is one PROT_NONE reservation on the host, so the host's code cannot
- * tell an unmapped page from a protected one; the guest's mappings can. */
-static int vmx__segv_code(vmx_linux_proc_t *p, uint64_t addr) {
-  return vmx_linux_mm_check(&p->mm, addr, 1, 0) ? SEGV_ACCERR : SEGV_MAPERR;
-}
-
 /* The vCPU's fetch_check hook: guest code runs only from PROT_EXEC pages. */
 static int vmx__fetch_check(vmx_rv_cpu_t *cpu, uint64_t addr) {
   vmx_linux_thread_t *t = cpu->opaque;
   if (vmx_linux_mm_check(&t->proc->mm, addr, 2, PROT_EXEC))
     return 0;
-  return vmx__segv_code(t->proc, addr);
+  int code;
+  vmx_linux_mm_fault_signal(&t->proc->mm, addr, PROT_EXEC, &code);
+  return code;
 }
 
 /* Turns a vCPU exit that is not a system call into the signal a riscv64
@@ -147,12 +142,20 @@ static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
   case VMX_RV_EXIT_ILLEGAL:
     vmx_linux_signal_sync(t, SIGILL, ILL_ILLOPC, cpu->pc);
     break;
-  case VMX_RV_EXIT_FAULT:
-    if (cpu->fault_kind == VMX_RV_FAULT_MISALIGNED)
+  case VMX_RV_EXIT_FAULT: {
+    /* The whole guest range is one PROT_NONE reservation on the host, so
+     * the host's si_code cannot tell an unmapped page from a protected one
+     * or from one past the end of a mapped file; the guest's mappings can. */
+    static const int prot[] = {[VMX_RV_FAULT_LOAD] = PROT_READ, [VMX_RV_FAULT_STORE] = PROT_WRITE,
+                               [VMX_RV_FAULT_FETCH] = PROT_EXEC};
+    if (cpu->fault_kind == VMX_RV_FAULT_MISALIGNED) {
       vmx_linux_signal_sync(t, SIGBUS, BUS_ADRALN, cpu->fault_addr);
-    else
-      vmx_linux_signal_sync(t, SIGSEGV, vmx__segv_code(t->proc, cpu->fault_addr), cpu->fault_addr);
+      break;
+    }
+    int code, sig = vmx_linux_mm_fault_signal(&t->proc->mm, cpu->fault_addr, prot[cpu->fault_kind], &code);
+    vmx_linux_signal_sync(t, sig, code, cpu->fault_addr);
     break;
+  }
   default:
     break;
   }
