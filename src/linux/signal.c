@@ -8,7 +8,6 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -33,6 +32,14 @@
                             SIG_BIT(SIGCONT))
 #define SIG_DEFAULT_STOP (SIG_BIT(SIGSTOP) | SIG_BIT(SIGTSTP) | SIG_BIT(SIGTTIN) | \
                           SIG_BIT(SIGTTOU))
+/* Default action: terminate with a core dump (sig_kernel_coredump). */
+#define SIG_DEFAULT_CORE (SIG_BIT(SIGQUIT) | SIG_BIT(SIGILL) | SIG_BIT(SIGTRAP) | SIG_BIT(SIGABRT) | \
+                          SIG_BIT(SIGBUS) | SIG_BIT(SIGFPE) | SIG_BIT(SIGSEGV) | SIG_BIT(SIGXCPU) | \
+                          SIG_BIT(SIGXFSZ) | SIG_BIT(SIGSYS))
+/* Signals the host kernel raises for a faulting host instruction: with
+ * si_code > 0 they are vmx's own faults, never the guest's. */
+#define SIG_HOST_FAULTS (SIG_BIT(SIGILL) | SIG_BIT(SIGFPE) | SIG_BIT(SIGTRAP) | SIG_BIT(SIGSYS) | \
+                         SIG_HOST_NEEDED)
 
 /* sa_flags (asm-generic/signal-defs.h, the same values on riscv64 and
  * x86_64). The kernel keeps only the bits it knows (UAPI_SA_FLAGS; riscv64
@@ -93,12 +100,6 @@ _Static_assert(offsetof(rv_ucontext_t, mcontext) == 176, "uc_mcontext");
 _Static_assert(sizeof(rv_ucontext_t) == 960, "struct ucontext");
 _Static_assert(sizeof(rv_sigframe_t) == 1088, "struct rt_sigframe");
 _Static_assert(sizeof(rv_stack_t) == 24, "stack_t");
-
-/* The rt_sigreturn trampoline the kernel keeps in the vDSO. */
-static const uint32_t vmx__sig_trampoline_code[2] = {
-  0x08b00893,   /* li a7, 139 (__NR_rt_sigreturn) */
-  0x00000073,   /* ecall */
-};
 
 /* ---- host sigaction and masks through raw system calls ----------------- */
 
@@ -230,7 +231,35 @@ static void host_syscall_interrupt(vmx_linux_thread_t *t, ucontext_t *uc) {
 }
 #endif
 
+static void write_str(const char *s) {
+  ssize_t r = write(2, s, strlen(s));
+  (void)r;
+}
+
+/* A fault of vmx's own code: report it and let the faulting instruction
+ * run again with the default action, so vmx dies of the signal there. */
+static void host_own_fault(int sig, const siginfo_t *si) {
+  char line[80] = "vmx: internal error: signal ";
+  size_t n = strlen(line);
+  if (sig >= 10)
+    line[n++] = (char)('0' + sig / 10);
+  line[n++] = (char)('0' + sig % 10);
+  memcpy(line + n, " at 0x", 6);
+  n += 6;
+  uint64_t a = (uint64_t)(uintptr_t)si->si_addr;
+  for (int i = 0; i < 16; i++)
+    line[n++] = "0123456789abcdef"[(a >> (60 - 4 * i)) & 15];
+  line[n++] = '\n';
+  line[n] = 0;
+  write_str(line);
+  host_sigaction(sig, SIG_DFL, 0);
+}
+
 static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
+  if ((SIG_BIT(sig) & SIG_HOST_FAULTS) && si->si_code > 0) {
+    host_own_fault(sig, si);
+    return;
+  }
   int saved_errno = errno;
   uint64_t queued = sig_enqueue_current(sig, si);
 #if defined(__x86_64__)
@@ -250,11 +279,6 @@ static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
   errno = saved_errno;
 }
 
-static void write_str(const char *s) {
-  ssize_t r = write(2, s, strlen(s));
-  (void)r;
-}
-
 static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
   if (si->si_code <= 0) {
     /* Sent by kill/tkill/sigqueue: a signal for the guest like any other
@@ -265,17 +289,7 @@ static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
     return;
   }
   vmx_rv_cpu_host_fault(sig, si->si_code, si->si_addr); /* returns only for our own faults */
-  char hex[19] = "0x";
-  uint64_t a = (uint64_t)(uintptr_t)si->si_addr;
-  for (int i = 0; i < 16; i++)
-    hex[2 + i] = "0123456789abcdef"[(a >> (60 - 4 * i)) & 15];
-  hex[18] = 0;
-  write_str(sig == SIGBUS ? "vmx: internal error: SIGBUS at " : "vmx: internal error: SIGSEGV at ");
-  write_str(hex);
-  write_str("\n");
-  /* Returning retries the access, now with the default action: vmx dies of
-   * the signal where it happened. */
-  host_sigaction(sig, SIG_DFL, 0);
+  host_own_fault(sig, si);
 }
 
 /* Installs the host disposition that mirrors the guest's action for sig. */
@@ -286,9 +300,9 @@ static void host_install_locked(vmx_linux_proc_t *p, int sig) {
     host_sigaction(sig, (void *)host_fault_handler, SA_SIGINFO | SA_NODEFER | mirrored);
   else if (a->handler == RV_SIG_IGN)
     host_sigaction(sig, SIG_IGN, 0);
-  else if (a->handler == RV_SIG_DFL)
+  else if (a->handler == RV_SIG_DFL && !(SIG_BIT(sig) & SIG_DEFAULT_CORE))
     host_sigaction(sig, SIG_DFL, mirrored);
-  else
+  else   /* a guest handler; or a core dump, which vmx does without the core */
     host_sigaction(sig, (void *)host_async_handler, SA_SIGINFO | mirrored);
 }
 
@@ -363,32 +377,12 @@ int vmx_linux_signal_init(vmx_linux_proc_t *p) {
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8);
   s->initial_mask = mask & ~SIG_UNBLOCKABLE;
   pthread_mutex_lock(&s->lock);
-  host_install_locked(p, SIGSEGV);
-  host_install_locked(p, SIGBUS);
+  for (int sig = 1; sig <= VMX_LINUX_NSIG; sig++)
+    if (SIG_BIT(sig) & (SIG_DEFAULT_CORE | SIG_HOST_NEEDED))
+      host_install_locked(p, sig);
   pthread_mutex_unlock(&s->lock);
   uint64_t needed = SIG_HOST_NEEDED;
   syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &needed, NULL, 8);
-  return 0;
-}
-
-/* Maps the rt_sigreturn trampoline into the guest the first time a handler
- * is installed. Returns 0 or -errno. */
-static int trampoline_ensure_locked(vmx_linux_proc_t *p) {
-  if (p->sig.trampoline)
-    return 0;
-  int64_t a = vmx_linux_mm_map(&p->mm, 0, VMX_LINUX_PAGE_SIZE, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (a < 0)
-    return (int)a;
-  int r = vmx_linux_mm_copy_out(&p->mm, (uint64_t)a, vmx__sig_trampoline_code,
-                                sizeof vmx__sig_trampoline_code);
-  if (r == 0)
-    r = (int)vmx_linux_mm_protect(&p->mm, (uint64_t)a, VMX_LINUX_PAGE_SIZE, PROT_READ | PROT_EXEC);
-  if (r) {
-    vmx_linux_mm_unmap(&p->mm, (uint64_t)a, VMX_LINUX_PAGE_SIZE);
-    return r;
-  }
-  p->sig.trampoline = (uint64_t)a;
   return 0;
 }
 
@@ -499,7 +493,7 @@ static bool frame_push(vmx_linux_thread_t *t, int sig, const vmx_linux_sigaction
     s->blocked |= SIG_BIT(sig);
   s->blocked &= ~SIG_UNBLOCKABLE;
   c->pc = act->handler;
-  c->x[1] = t->proc->sig.trampoline;   /* ra */
+  c->x[1] = t->proc->sig.trampoline;   /* ra: the vDSO's rt_sigreturn (elf.c maps it) */
   c->x[2] = sp;
   c->x[10] = (uint64_t)sig;
   c->x[11] = sp + offsetof(rv_sigframe_t, info);
@@ -604,10 +598,6 @@ static uint64_t sig_queued(vmx_linux_thread_t *t) {
 }
 
 void vmx_linux_signal_sync(vmx_linux_thread_t *t, int sig, int code, uint64_t addr) {
-  /* The host sees the PROT_NONE reservation where the guest has nothing
-   * mapped: the guest's own map tells a missing page from a protected one. */
-  if (sig == SIGSEGV && (code == SEGV_MAPERR || code == SEGV_ACCERR))
-    code = vmx_linux_mm_check(&t->proc->mm, addr, 1, 0) ? SEGV_ACCERR : SEGV_MAPERR;
   t->sig.sync_sig = sig;
   t->sig.sync_code = code;
   t->sig.sync_addr = addr;
@@ -662,11 +652,6 @@ int64_t vmx_sys_rt_sigaction(vmx_linux_thread_t *t, const uint64_t a[6]) {
   if (a[1]) {
     nact.flags &= RV_SA_KNOWN;
     nact.mask &= ~SIG_UNBLOCKABLE;
-    int r = nact.handler > RV_SIG_IGN ? trampoline_ensure_locked(p) : 0;
-    if (r) {
-      pthread_mutex_unlock(&p->sig.lock);
-      return r;
-    }
     p->sig.action[sig] = nact;
     host_install_locked(p, sig);
   }

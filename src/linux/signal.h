@@ -52,9 +52,9 @@ typedef struct vmx_linux_siginfo {
 
 /* Process-wide signal state. */
 typedef struct vmx_linux_sigproc {
-  pthread_mutex_t lock;        /* guards action[], the host dispositions, trampoline */
+  pthread_mutex_t lock;        /* guards action[] and the host dispositions */
   vmx_linux_sigaction_t action[VMX_LINUX_NSIG + 1];
-  uint64_t trampoline;         /* guest address of `li a7, 139; ecall`, 0 until needed */
+  uint64_t trampoline;         /* guest address of `li a7, 139; ecall` (exec maps it) */
   uint64_t initial_mask;       /* the host mask vmx started with (kept across exec) */
   /* Signals that arrived on a host thread running no guest thread (set by
    * the host handler, release); any thread's vmx_linux_signal_deliver
