@@ -18,11 +18,11 @@
 #include "linux/guest.h"
 #include "linux/user.h"
 
-#define SIG_BIT(sig) (1ull << ((sig) - 1))
-/* SIGKILL and SIGSTOP cannot be blocked, caught or ignored. */
-#define SIG_UNBLOCKABLE (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))
-/* Never blocked on the host: vmx takes guest memory faults through them. */
-#define SIG_HOST_NEEDED (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS))
+#define SIG_BIT VMX_LINUX_SIG_BIT
+#define SIG_UNBLOCKABLE VMX_LINUX_SIG_UNBLOCKABLE
+#define SIG_HOST_NEEDED VMX_LINUX_SIG_HOST_NEEDED
+_Static_assert(SIG_UNBLOCKABLE == (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP)), "signal numbers");
+_Static_assert(SIG_HOST_NEEDED == (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS)), "signal numbers");
 /* Dequeued before the others, as Linux's SYNCHRONOUS_MASK. */
 #define SIG_SYNC_FIRST (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS) | SIG_BIT(SIGILL) | \
                         SIG_BIT(SIGTRAP) | SIG_BIT(SIGFPE) | SIG_BIT(SIGSYS))
@@ -592,7 +592,7 @@ static bool sig_take(vmx_linux_thread_t *t, int sig, vmx_linux_siginfo_t *info) 
   return atomic_fetch_and_explicit(&ps->pending, ~bit, memory_order_acquire) & bit;
 }
 
-static uint64_t sig_queued(vmx_linux_thread_t *t) {
+uint64_t vmx_linux_signal_queued(vmx_linux_thread_t *t) {
   return atomic_load_explicit(&t->sig.pending, memory_order_acquire) |
          atomic_load_explicit(&t->proc->sig.pending, memory_order_acquire);
 }
@@ -607,7 +607,7 @@ void vmx_linux_signal_deliver(vmx_linux_thread_t *t) {
   sig_bind(t);
   if (__builtin_expect(!t->sig.sync_sig && !t->sig.mask_saved &&
                            !atomic_load_explicit(&t->sig.restart, memory_order_relaxed) &&
-                           !(sig_queued(t) & ~t->sig.blocked), 1))
+                           !(vmx_linux_signal_queued(t) & ~t->sig.blocked), 1))
     return;
   bool restart = atomic_exchange_explicit(&t->sig.restart, false, memory_order_relaxed);
   /* Each signal taken pushes a frame on the last (so the last handler runs
@@ -617,7 +617,7 @@ void vmx_linux_signal_deliver(vmx_linux_thread_t *t) {
       deliver_sync(t);
       continue;
     }
-    uint64_t ready = sig_queued(t) & ~t->sig.blocked;
+    uint64_t ready = vmx_linux_signal_queued(t) & ~t->sig.blocked;
     if (!ready)
       break;
     int sig = sig_pick(ready);
@@ -690,7 +690,7 @@ int64_t vmx_sys_rt_sigpending(vmx_linux_thread_t *t, const uint64_t a[6]) {
     return -EINVAL;
   uint64_t host = 0;
   syscall(SYS_rt_sigpending, &host, 8);
-  uint64_t set = (host | sig_queued(t)) & t->sig.blocked;
+  uint64_t set = (host | vmx_linux_signal_queued(t)) & t->sig.blocked;
   if (vmx_linux_mm_copy_out(&t->proc->mm, a[0], &set, a[1]))
     return -EFAULT;
   return 0;
@@ -700,7 +700,7 @@ int64_t vmx_sys_rt_sigpending(vmx_linux_thread_t *t, const uint64_t a[6]) {
  * a wait (Linux discards them when they are sent). */
 static void sig_drop_ignored(vmx_linux_thread_t *t) {
   vmx_linux_proc_t *p = t->proc;
-  uint64_t q = sig_queued(t);
+  uint64_t q = vmx_linux_signal_queued(t);
   if (!q)
     return;
   uint64_t ignored = 0;
@@ -732,7 +732,7 @@ int64_t vmx_sys_rt_sigsuspend(vmx_linux_thread_t *t, const uint64_t a[6]) {
      * unblock-and-wait, so no signal slips into the queue unseen. */
     host_setmask(~SIG_HOST_NEEDED);
     sig_drop_ignored(t);
-    if (sig_queued(t) & ~t->sig.blocked)
+    if (vmx_linux_signal_queued(t) & ~t->sig.blocked)
       break;
     uint64_t wait = (t->sig.blocked | atomic_load_explicit(&t->sig.pending, memory_order_relaxed)) &
                     ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED);
@@ -762,7 +762,7 @@ int64_t vmx_sys_rt_sigtimedwait(vmx_linux_thread_t *t, const uint64_t a[6]) {
                ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED));
   vmx_linux_siginfo_t info;
   int64_t r;
-  uint64_t queued = sig_queued(t) & set;
+  uint64_t queued = vmx_linux_signal_queued(t) & set;
   int sig = queued ? sig_pick(queued) : 0;
   if (sig && sig_take(t, sig, &info)) {
     r = sig;

@@ -33,6 +33,14 @@
 #include <stdint.h>
 
 #define VMX_LINUX_NSIG 64
+/* Signal sets are 64-bit masks, bit n-1 for signal n (the kernel's sigset_t
+ * on both riscv64 and x86_64). */
+#define VMX_LINUX_SIG_BIT(sig) (1ull << ((sig) - 1))
+/* SIGKILL and SIGSTOP: never blocked, caught or ignored. */
+#define VMX_LINUX_SIG_UNBLOCKABLE (VMX_LINUX_SIG_BIT(9) | VMX_LINUX_SIG_BIT(19))
+/* SIGBUS and SIGSEGV: never blocked on the host (vmx takes guest memory
+ * faults through them), whatever the guest's mask says. */
+#define VMX_LINUX_SIG_HOST_NEEDED (VMX_LINUX_SIG_BIT(7) | VMX_LINUX_SIG_BIT(11))
 
 /* A guest sigaction (riscv64 kernel layout, no sa_restorer). */
 typedef struct vmx_linux_sigaction {
@@ -120,6 +128,10 @@ void vmx_linux_signal_before_exec(struct vmx_linux_thread *t);
 
 /* Sets the host mask of the calling thread from t's guest mask. */
 void vmx_linux_signal_sync_mask(struct vmx_linux_thread *t);
+
+/* The signals queued for delivery to t: its own and the process's. Any
+ * thread may call it; bits only tell, they do not take. */
+uint64_t vmx_linux_signal_queued(struct vmx_linux_thread *t);
 
 /* Queues a synchronous signal caused by the current instruction (SIGSEGV on a
  * fault, SIGILL, SIGTRAP, SIGBUS) for thread t, with si_code and si_addr.
