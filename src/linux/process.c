@@ -340,6 +340,11 @@ static int64_t process_exec(vmx_linux_thread_t *t, int dirfd, uint64_t path_addr
   if (!r)
     r = exec_probe(p, path, 0);
   if (r == EXEC_BY_VMX) {
+    /* A path through a (maybe close-on-exec) fd must not outlive the fd:
+     * the new vmx gets the file's own path. */
+    char real[PATH_MAX];
+    if (path == joined && realpath(path, real))
+      path = real;
     r = exec_vmx(t, path, &argv, &envp);
   } else if (r == EXEC_BY_HOST) {
     char *empty[] = {NULL};
