@@ -192,20 +192,11 @@ int64_t vmx_sys_timerfd_gettime(vmx_linux_thread_t *t, const uint64_t a[6]) {
  * for delivery), and a signal that interrupts the wait is delivered with
  * the temporary mask in force, the old one restored after its handler
  * (t->sig.saved_mask, as rt_sigsuspend does). */
-#define SIGBIT(n) (1ull << ((n)-1))
-#define SIG_UNBLOCKABLE (SIGBIT(9) | SIGBIT(19))   /* SIGKILL, SIGSTOP */
-#define SIG_HOST_NEEDED (SIGBIT(7) | SIGBIT(11))   /* SIGBUS, SIGSEGV: vmx's */
-
 typedef struct sigswap {
   bool active;
   uint64_t orig;   /* the guest mask before the call */
   uint64_t host;   /* the host mask for the call */
 } sigswap_t;
-
-static uint64_t sig_queued(vmx_linux_thread_t *t) {
-  return atomic_load_explicit(&t->sig.pending, memory_order_acquire) |
-         atomic_load_explicit(&t->proc->sig.pending, memory_order_acquire);
-}
 
 /* Returns 0 to make the host call (with s->host as its mask when
  * s->active), 1 when a signal is already deliverable under the new mask
@@ -221,15 +212,15 @@ static int sigswap_begin(vmx_linux_thread_t *t, uint64_t mask_addr, uint64_t siz
     return -EFAULT;
   /* Block everything between the queue check and the host call, so no
    * signal lands in the queue unseen. */
-  uint64_t all = ~SIG_HOST_NEEDED;
+  uint64_t all = ~VMX_LINUX_SIG_HOST_NEEDED;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
   s->active = true;
   s->orig = t->sig.blocked;
-  t->sig.blocked = mask & ~SIG_UNBLOCKABLE;
-  if (sig_queued(t) & ~t->sig.blocked)
+  t->sig.blocked = mask & ~VMX_LINUX_SIG_UNBLOCKABLE;
+  if (vmx_linux_signal_queued(t) & ~t->sig.blocked)
     return 1;
   s->host = (t->sig.blocked | atomic_load_explicit(&t->sig.pending, memory_order_relaxed)) &
-            ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED);
+            ~(VMX_LINUX_SIG_UNBLOCKABLE | VMX_LINUX_SIG_HOST_NEEDED);
   return 0;
 }
 

@@ -584,8 +584,8 @@ static int copy_checked(vmx_linux_mm_t *mm, void *local, uint64_t guest, size_t 
   if (guest >= mm->limit || len > mm->limit - guest)
     return -EFAULT;
   struct iovec l = {local, len}, r = {mm->base + guest, len};
-  ssize_t n = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
-                  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+  ssize_t n = out ? process_vm_writev(gettid(), &l, 1, &r, 1, 0)
+                  : process_vm_readv(gettid(), &l, 1, &r, 1, 0);
   if (n == (ssize_t)len)
     return 0;
   if (n >= 0 || (errno != ENOSYS && errno != EPERM))

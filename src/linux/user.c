@@ -95,7 +95,10 @@ int vmx_linux_main(int argc, char **argv) {
     vmx_log_error("cannot set up the guest process: %s", vmx_strerror(err));
     return 1;
   }
-  vmx_linux_thread_t *t = calloc(1, sizeof *t);
+  /* The vCPU inside wants its cache-line alignment, which calloc does not promise. */
+  vmx_linux_thread_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+  if (t)
+    memset(t, 0, sizeof *t);
   if (!t || vmx_rv_cpu_init(&t->cpu, proc.mm.base, proc.mm.limit, &proc.mm.code_gen)) {
     vmx_log_error("cannot set up the guest process: %s", vmx_strerror(VMX_ENOMEM));
     return 1;
