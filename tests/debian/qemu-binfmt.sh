@@ -25,10 +25,25 @@ rule=":qemu-riscv64:M::$magic:$mask:$tmp/riscv64-binfmt-P:OP"
 # Programs run through binfmt see the sysroot through QEMU_LD_PREFIX.
 [ "${1-}" = -L ] && [ $# -ge 2 ] && { QEMU_LD_PREFIX=$2; export QEMU_LD_PREFIX; }
 
-# shellcheck disable=SC2016 # the inner script expands its own arguments
-unshare --user --map-root-user --mount sh -c '
-  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null &&
-    printf "%s\n" "$1" >/proc/sys/fs/binfmt_misc/register ||
-    { echo "qemu-binfmt.sh: cannot register binfmt_misc for riscv64 in a user namespace" >&2; exit 125; }
-  shift
-  exec "$@"' sh "$rule" "$qemu" "$@"
+# A private user and mount namespace leaves the machine as it is; the kernel
+# refuses one to a chrooted process (a fresh-machine check runs in a chroot),
+# so as root fall back to the machine's own binfmt_misc, registering the rule
+# once under a name of ours with flag F (the kernel keeps qemu open, so the
+# temporary link may go).
+if unshare --user --map-root-user true 2>/dev/null; then
+  # shellcheck disable=SC2016 # the inner script expands its own arguments
+  exec unshare --user --map-root-user --mount sh -c '
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null &&
+      printf "%s\n" "$1" >/proc/sys/fs/binfmt_misc/register ||
+      { echo "qemu-binfmt.sh: cannot register binfmt_misc for riscv64 in a user namespace" >&2; exit 125; }
+    shift
+    exec "$@"' sh "$rule" "$qemu" "$@"
+fi
+bm=/proc/sys/fs/binfmt_misc
+[ -e $bm/register ] || mount -t binfmt_misc binfmt_misc $bm 2>/dev/null
+if [ ! -e $bm/vmx-test-riscv64 ] && [ ! -e $bm/qemu-riscv64 ]; then
+  printf '%s\n' ":vmx-test-riscv64:M::$magic:$mask:$tmp/riscv64-binfmt-P:OPF" >$bm/register 2>/dev/null ||
+    [ -e $bm/vmx-test-riscv64 ] ||
+    { echo "qemu-binfmt.sh: cannot register binfmt_misc for riscv64 (no user namespace, not root?)" >&2; exit 125; }
+fi
+"$qemu" "$@"
