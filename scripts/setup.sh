@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake ninja-build pkg-config git
-  libuv1-dev libmsgpack-dev libjemalloc-dev libck-dev libcmocka-dev
+  libuv1-dev libmsgpack-dev libjemalloc-dev libck-dev libcmocka-dev libhwloc-dev
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user
   curl ca-certificates xz-utils dpkg-dev file python3 python3-matplotlib"
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actors/sched.h"
 #include "base/log.h"
 #include "linux/user.h"
 
@@ -12,6 +13,8 @@ static void vmx__usage(FILE *out) {
           "commands:\n"
           "  run-user [-L SYSROOT] PROGRAM [ARGS...]\n"
           "                 run a riscv64 Linux program in user mode\n"
+          "  --print-topology [--cpu-affinity LIST] [--numa-node N]\n"
+          "                 show the CPUs and NUMA nodes and where a VM would run\n"
           "  help           show this help (also -h, --help)\n"
           "  version        show the version (also --version)\n"
           "\n"
@@ -26,6 +29,8 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run-user"))
     return vmx_linux_main(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--print-topology"))
+    return vmx_sched_main(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
     vmx__usage(stdout);
     return 0;
