@@ -79,13 +79,6 @@ static int path_arg(vmx_linux_thread_t *t, uint64_t addr, char *in, char *out, b
       return r_;                                                             \
   } while (0)
 
-#define GUEST_BUF(name, addr, len)                                             \
-  void *name;                                                                \
-  do {                                                                       \
-    if (vmx__guest_buf(t, (addr), (len), &name))                             \
-      return -EFAULT;                                                        \
-  } while (0)
-
 /* ---- the stat family -------------------------------------------------- */
 
 int vmx__stat_to_guest(const struct stat *st, vmx_linux_rv_stat_t *g) {

@@ -96,4 +96,13 @@ _Static_assert(sizeof(vmx_linux_rv_stat_t) == 128, "riscv64 struct stat is 128 b
  * when the link count does not fit (as the kernel's cp_new_stat). */
 int vmx__stat_to_guest(const struct stat *st, vmx_linux_rv_stat_t *g);
 
+/* In a handler with thread t: declares `void *name`, the host pointer of
+ * guest buffer [addr, addr+len), or returns -EFAULT from the handler. */
+#define GUEST_BUF(name, addr, len)                                             \
+  void *name;                                                                \
+  do {                                                                       \
+    if (vmx__guest_buf(t, (addr), (len), &name))                             \
+      return -EFAULT;                                                        \
+  } while (0)
+
 #endif

@@ -16,13 +16,6 @@
 
 #include "linux/guest.h"
 
-#define GUEST_BUF(name, addr, len)                                             \
-  void *name;                                                                \
-  do {                                                                       \
-    if (vmx__guest_buf(t, (addr), (len), &name))                             \
-      return -EFAULT;                                                        \
-  } while (0)
-
 /* ---- read and write --------------------------------------------------- */
 
 int64_t vmx_sys_read(vmx_linux_thread_t *t, const uint64_t a[6]) {

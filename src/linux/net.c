@@ -13,13 +13,6 @@
 
 #include "linux/guest.h"
 
-#define GUEST_BUF(name, addr, len)                                             \
-  void *name;                                                                \
-  do {                                                                       \
-    if (vmx__guest_buf(t, (addr), (len), &name))                             \
-      return -EFAULT;                                                        \
-  } while (0)
-
 int64_t vmx_sys_socket(vmx_linux_thread_t *t, const uint64_t a[6]) {
   return vmx__host_ret(syscall(SYS_socket, (int)a[0], (int)a[1], (int)a[2]));
 }

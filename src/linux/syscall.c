@@ -102,13 +102,6 @@ void vmx_linux_syscall(vmx_linux_thread_t *t) {
 
 /* ---- MISC: identity --------------------------------------------------- */
 
-#define GUEST_BUF(name, addr, len)                                             \
-  void *name;                                                                \
-  do {                                                                       \
-    if (vmx__guest_buf(t, (addr), (len), &name))                             \
-      return -EFAULT;                                                        \
-  } while (0)
-
 /* Credentials are per host thread for the raw calls; the guest's libc
  * broadcasts set*id to its threads itself (each a host thread), as it
  * does on a native kernel. */
