@@ -273,9 +273,9 @@ static int get_integer(reader_t *r, const char *want, bool *neg, int64_t *sv, ui
 }
 
 static __attribute__((noinline)) int get_unsigned_slow(reader_t *r, uint64_t max, uint64_t *out) {
-  bool neg;
-  int64_t sv;
-  uint64_t uv;
+  bool neg = false;
+  int64_t sv = 0;
+  uint64_t uv = 0; /* set by get_integer on success; zeroed for gcc -O3's benefit */
   const uint8_t *at = r->p;
   int rc = get_integer(r, "an unsigned integer", &neg, &sv, &uv);
   if (rc)
@@ -317,9 +317,9 @@ static inline __attribute__((always_inline)) int get_unsigned(reader_t *r, uint6
 }
 
 static int get_signed(reader_t *r, int64_t min, int64_t max, int64_t *out) {
-  bool neg;
-  int64_t sv;
-  uint64_t uv;
+  bool neg = false;
+  int64_t sv = 0;
+  uint64_t uv = 0; /* set by get_integer on success; zeroed for gcc -O3's benefit */
   const uint8_t *at = r->p;
   int rc = get_integer(r, "an integer", &neg, &sv, &uv);
   if (rc)

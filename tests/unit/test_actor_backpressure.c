@@ -220,7 +220,9 @@ static void test_a_full_mailbox_holds_the_ring_back_without_loss(void **state) {
   assert_true(st.ring_stalls > 0);
   assert_true(st.backpressure > 0); /* send_wait had to wait */
   assert_int_equal(st.dead_letters, 0);
-  assert_int_equal(st.mailbox_hwm, 4);
+  /* The loop's high-water mark is over all its mailboxes: `other` has the
+   * default limit and may hold more than `slow`'s 4 when the loop runs late. */
+  assert_true(st.mailbox_hwm >= 4);
 }
 
 int main(void) {
