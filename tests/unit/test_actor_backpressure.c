@@ -15,15 +15,9 @@
 #include <cmocka.h>
 
 #include "actors/actor.h"
+#define ACTOR_TEST_OWN_WORLD
+#include "actor_test.h"
 
-#define SEC 1000000000ull
-
-static void wait_for(const uint64_t *counter, uint64_t n) {
-  for (int i = 0; i < 100000 && __atomic_load_n(counter, __ATOMIC_ACQUIRE) < n; i++)
-    usleep(100);
-  if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < n)
-    fail_msg("timed out: %llu of %llu", (unsigned long long)*counter, (unsigned long long)n);
-}
 
 typedef struct world {
   vmx_bus_t *bus;

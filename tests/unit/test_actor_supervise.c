@@ -13,40 +13,9 @@
 #include <cmocka.h>
 
 #include "actors/actor.h"
+#include "actor_test.h"
 
-#define SEC 1000000000ull
 #define FAIL_AT 13
-
-static void wait_for(const uint64_t *counter, uint64_t n) {
-  for (int i = 0; i < 100000 && __atomic_load_n(counter, __ATOMIC_ACQUIRE) < n; i++)
-    usleep(100);
-  if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < n)
-    fail_msg("timed out: %llu of %llu", (unsigned long long)*counter, (unsigned long long)n);
-}
-
-typedef struct world {
-  vmx_bus_t *bus;
-  vmx_loop_t *loop[2];
-  vmx_bus_sender_t out;
-} world_t;
-
-static int setup(void **state) {
-  world_t *w = calloc(1, sizeof *w);
-  assert_int_equal(vmx_bus_init(&w->bus, NULL), 0);
-  for (int i = 0; i < 2; i++)
-    assert_int_equal(vmx_loop_start(w->bus, NULL, &w->loop[i]), 0);
-  vmx_bus_sender_init(w->bus, &w->out);
-  *state = w;
-  return 0;
-}
-
-static int teardown(void **state) {
-  world_t *w = *state;
-  assert_int_equal(vmx_loop_stop_all(w->bus, 5 * SEC), 0);
-  vmx_bus_close(w->bus);
-  free(w);
-  return 0;
-}
 
 /* Records the ACTOR_EXITED reports it gets. */
 typedef struct supervisor {
