@@ -4,6 +4,7 @@
 
 #include "actors/sched.h"
 #include "base/log.h"
+#include "bus/trace.h"
 #include "linux/user.h"
 
 static void vmx__usage(FILE *out) {
@@ -15,6 +16,8 @@ static void vmx__usage(FILE *out) {
           "                 run a riscv64 Linux program in user mode\n"
           "  --print-topology [--cpu-affinity LIST] [--numa-node N]\n"
           "                 show the CPUs and NUMA nodes and where a VM would run\n"
+          "  trace dump FILE\n"
+          "                 print a trace file (vmx --trace) as JSON lines\n"
           "  help           show this help (also -h, --help)\n"
           "  version        show the version (also --version)\n"
           "\n"
@@ -31,6 +34,8 @@ int main(int argc, char **argv) {
     return vmx_linux_main(argc - 1, argv + 1);
   if (!strcmp(cmd, "--print-topology"))
     return vmx_sched_main(argc - 1, argv + 1);
+  if (!strcmp(cmd, "trace"))
+    return vmx_trace_main(argc - 1, argv + 1, stdout, stderr);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
     vmx__usage(stdout);
     return 0;
