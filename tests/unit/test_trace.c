@@ -20,7 +20,7 @@
 #include "bus/trace.h"
 
 #define SEC 1000000000ull
-#define N_PINGS 1000
+#define N_PINGS 3000 /* more than one 64 KiB buffer of records */
 
 static const char *keep_path; /* argv[1], or NULL */
 static char tmp_dir[] = "/tmp/vmx-test-trace-XXXXXX";
@@ -367,6 +367,51 @@ static void test_empty_foreign_and_future_files_are_rejected(void **state) {
   assert_null(r);
 }
 
+/* While a new trace is recorded, the older one at its path stays whole; the
+ * new one replaces it only at close. */
+static void test_older_trace_replaced_only_at_close(void **state) {
+  (void)state;
+  char path[256];
+  path_in_tmp(path, sizeof path, "replace.bin");
+  record_pings(path, NULL, 3);
+  size_t old_size;
+  uint8_t *old = slurp(path, &old_size);
+
+  vmx_bus_t *bus;
+  vmx_loop_t *loop;
+  assert_int_equal(vmx_bus_init(&bus, NULL), 0);
+  assert_int_equal(vmx_loop_start(bus, NULL, &loop), 0);
+  vmx_trace_rec_t *rec;
+  vmx_trace_error_t err;
+  assert_int_equal(vmx_trace_open(bus, path, "TEST", &rec, &err), 0);
+  uint64_t got = 0;
+  vmx_addr_t sink;
+  assert_int_equal(
+      vmx_actor_spawn(loop, &(vmx_actor_def_t){.receive = sink_receive, .state = &got}, &sink), 0);
+  vmx_bus_sender_t out;
+  vmx_bus_sender_init(bus, &out);
+  for (unsigned i = 0; i < 7; i++) {
+    vmx_msg_t m = VMX_MSG_INIT(PING);
+    assert_int_equal(vmx_bus_send(&out, sink, &m), 0);
+  }
+  for (int i = 0; i < 100000 && __atomic_load_n(&got, __ATOMIC_ACQUIRE) < 7; i++)
+    usleep(100);
+  size_t mid_size;
+  uint8_t *mid = slurp(path, &mid_size);
+  assert_int_equal(mid_size, old_size);
+  assert_memory_equal(mid, old, old_size);
+
+  assert_int_equal(vmx_loop_stop_all(bus, 5 * SEC), 0);
+  assert_int_equal(vmx_trace_count(rec), 7);
+  assert_int_equal(vmx_trace_close(rec), 0);
+  vmx_bus_close(bus);
+  int rc;
+  assert_int_equal(read_all(path, &rc, &err), 7);
+  assert_int_equal(rc, 0);
+  free(old);
+  free(mid);
+}
+
 /* A trace whose file cannot be created is refused at open. */
 static void test_open_fails_on_unwritable_path(void **state) {
   (void)state;
@@ -389,6 +434,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_truncated_files_name_the_offset),
       cmocka_unit_test(test_corrupted_bytes_never_crash),
       cmocka_unit_test(test_empty_foreign_and_future_files_are_rejected),
+      cmocka_unit_test(test_older_trace_replaced_only_at_close),
       cmocka_unit_test(test_open_fails_on_unwritable_path),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
