@@ -341,6 +341,7 @@ typedef struct cursor {
   const uint8_t *data;
   size_t size, pos, start;
   size_t need; /* on VMX_ERANGE: bytes from start the item needed */
+  bool whole;  /* need counts the whole record (its bin length was known) */
 } cursor_t;
 
 /* Makes sure n more bytes are there; VMX_ERANGE (truncated) if not. */
@@ -404,6 +405,7 @@ static int cur_blob(cursor_t *c, bool want_str, size_t *len) {
     return rc;
   c->pos++;
   *len = n ? (size_t)cur_be(c, n) : (size_t)(tag & 0x1f);
+  c->whole = true;
   return cur_need(c, *len);
 }
 
@@ -433,8 +435,9 @@ static int reader_fail(vmx_trace_reader_t *r, const cursor_t *c, int rc, const c
                        const char *what) {
   r->failed = true;
   if (rc == VMX_ERANGE)
-    set_error(&r->error, c->start, "%s: truncated %s at offset %zu (needs %zu bytes, %zu left)",
-              r->path, part, c->start, c->need, c->size - c->start);
+    set_error(&r->error, c->start,
+              "%s: truncated %s at offset %zu (needs %s%zu bytes, %zu left)", r->path, part,
+              c->start, c->whole ? "" : "at least ", c->need, c->size - c->start);
   else
     set_error(&r->error, c->pos, "%s: bad %s at offset %zu: byte 0x%02x at offset %zu is not %s",
               r->path, part, c->start, c->data[c->pos], c->pos, what);

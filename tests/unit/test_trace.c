@@ -16,10 +16,9 @@
 
 #include <cmocka.h>
 
-#include "actors/actor.h"
+#define ACTOR_TEST_OWN_WORLD
+#include "actor_test.h"
 #include "bus/trace.h"
-
-#define SEC 1000000000ull
 #define N_PINGS 3000 /* more than one 64 KiB buffer of records */
 
 static const char *keep_path; /* argv[1], or NULL */
@@ -96,9 +95,7 @@ static recorded_t record_pings(const char *path, const char *topics, unsigned co
   vmx_bus_sender_init(bus, &out);
   vmx_msg_t go = VMX_MSG_INIT(EMPTY);
   assert_int_equal(vmx_bus_send(&out, r.from, &go), 0);
-  for (int i = 0; i < 100000 && __atomic_load_n(&got, __ATOMIC_ACQUIRE) < count; i++)
-    usleep(100);
-  assert_int_equal(got, count);
+  wait_for(&got, count);
 
   assert_int_equal(vmx_loop_stop_all(bus, 5 * SEC), 0);
   assert_int_equal(vmx_trace_close(rec), 0);
@@ -124,6 +121,14 @@ static void spit(const char *path, const void *data, size_t size) {
   assert_non_null(f);
   assert_int_equal(fwrite(data, 1, size, f), size);
   fclose(f);
+}
+
+/* Records `count` PINGs into the temporary file `name` (its path goes to
+ * path) and returns the file's bytes. */
+static uint8_t *record_small(const char *name, unsigned count, char path[256], size_t *size) {
+  path_in_tmp(path, 256, name);
+  record_pings(path, NULL, count);
+  return slurp(path, size);
 }
 
 /* Reads a whole trace. Returns the number of records read, sets *rc to the
@@ -239,11 +244,9 @@ static void test_topic_filter(void **state) {
 static void test_truncated_files_name_the_offset(void **state) {
   (void)state;
   char path[256], cut[256];
-  path_in_tmp(path, sizeof path, "small.bin");
-  path_in_tmp(cut, sizeof cut, "small-cut.bin");
-  record_pings(path, NULL, 20);
   size_t size;
-  uint8_t *data = slurp(path, &size);
+  uint8_t *data = record_small("small.bin", 20, path, &size);
+  path_in_tmp(cut, sizeof cut, "small-cut.bin");
 
   /* Where records start (and the end). */
   size_t bounds[64];
@@ -298,11 +301,9 @@ static void test_truncated_files_name_the_offset(void **state) {
 static void test_corrupted_bytes_never_crash(void **state) {
   (void)state;
   char path[256], bad[256];
-  path_in_tmp(path, sizeof path, "flip.bin");
-  path_in_tmp(bad, sizeof bad, "flip-bad.bin");
-  record_pings(path, NULL, 5);
   size_t size;
-  uint8_t *data = slurp(path, &size);
+  uint8_t *data = record_small("flip.bin", 5, path, &size);
+  path_in_tmp(bad, sizeof bad, "flip-bad.bin");
   vmx_trace_error_t err;
   int rc;
   for (size_t i = 0; i < size; i++) {
@@ -372,10 +373,8 @@ static void test_empty_foreign_and_future_files_are_rejected(void **state) {
 static void test_older_trace_replaced_only_at_close(void **state) {
   (void)state;
   char path[256];
-  path_in_tmp(path, sizeof path, "replace.bin");
-  record_pings(path, NULL, 3);
   size_t old_size;
-  uint8_t *old = slurp(path, &old_size);
+  uint8_t *old = record_small("replace.bin", 3, path, &old_size);
 
   vmx_bus_t *bus;
   vmx_loop_t *loop;
@@ -394,8 +393,7 @@ static void test_older_trace_replaced_only_at_close(void **state) {
     vmx_msg_t m = VMX_MSG_INIT(PING);
     assert_int_equal(vmx_bus_send(&out, sink, &m), 0);
   }
-  for (int i = 0; i < 100000 && __atomic_load_n(&got, __ATOMIC_ACQUIRE) < 7; i++)
-    usleep(100);
+  wait_for(&got, 7);
   size_t mid_size;
   uint8_t *mid = slurp(path, &mid_size);
   assert_int_equal(mid_size, old_size);
