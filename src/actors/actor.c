@@ -76,6 +76,14 @@ vmx_actor_t *vmx__actor_lookup(vmx_loop_t *loop, vmx_addr_t addr) {
 vmx_addr_t vmx_actor_self(const vmx_actor_ctx_t *ctx) { return ctx->self->addr; }
 vmx_loop_t *vmx_actor_loop(const vmx_actor_ctx_t *ctx) { return ctx->loop; }
 
+bool vmx_actor_mail_waiting(const vmx_actor_ctx_t *ctx) {
+  vmx_loop_t *loop = ctx->loop;
+  /* Pairs with the producer's release store of the kick flag (seq_cst so the
+   * caller's clearing of the flag is ordered before this look at the ring). */
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  return ctx->self->mbox.count > 0 || loop->holding || vmx_ring_depth(&loop->ep->ring) > 0;
+}
+
 void vmx_actor_stats_get(const vmx_actor_ctx_t *ctx, vmx_actor_stats_t *out) {
   *out = ctx->self->stats;
 }

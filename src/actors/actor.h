@@ -128,12 +128,22 @@ typedef struct vmx_loop_options {
    * thread stores 1 to it (release). A vCPU running guest code in a receive
    * polls it at block boundaries and returns to let the loop deliver. */
   uint32_t *kick;
+  /* Make no thread: the loop runs when a thread calls vmx_loop_run (user
+   * mode runs the guest's main thread on the process's main thread, so its
+   * tid is the pid). Messages sent meanwhile wait in the ring. */
+  bool on_caller;
 } vmx_loop_options_t;
 
 /* Starts a loop thread on bus (opts may be NULL). Returns 0 and *out, or
  * VMX_EINVAL, VMX_ENOMEM, VMX_EIO (thread or libuv set-up failed). The loop
  * lives until vmx_loop_stop_all; do not start loops once that has begun. */
 int vmx_loop_start(vmx_bus_t *bus, const vmx_loop_options_t *opts, vmx_loop_t **out);
+
+/* Runs a loop started with opts.on_caller on the calling thread, which
+ * becomes its loop thread (on_thread_start runs first), until the loop ends
+ * (vmx_loop_stop_all). Call exactly once per such loop: vmx_loop_stop_all
+ * waits for it to run and end. */
+void vmx_loop_run(vmx_loop_t *loop);
 
 /* Shuts down every loop of bus: refuses senders that are not actors, stops
  * timers, waits (up to timeout_ns) until no message is in flight, then stops
@@ -214,6 +224,12 @@ int vmx_actor_timer_start(vmx_actor_ctx_t *ctx, uint64_t delay_ms, uint64_t repe
 /* Cancels the running actor's timer id. Returns 0, or VMX_ENOENT if it has
  * ended (fired once, or was cancelled). Timers end with their actor. */
 int vmx_actor_timer_stop(vmx_actor_ctx_t *ctx, uint64_t id);
+
+/* True if a message may be waiting for the running actor: its mailbox is not
+ * empty, or its loop holds or has in its ring messages not yet routed (for
+ * any of its actors). A vCPU running guest code calls it after clearing its
+ * exit-request flag, so that a message that set the flag is not missed. */
+bool vmx_actor_mail_waiting(const vmx_actor_ctx_t *ctx);
 
 /* Copies the running actor's counters (its final ones go to on_actor_exit). */
 void vmx_actor_stats_get(const vmx_actor_ctx_t *ctx, vmx_actor_stats_t *out);

@@ -84,6 +84,7 @@ struct vmx_loop {
   vmx_loop_options_t opts;
   uv_thread_t thread;
   uv_sem_t ready;
+  uint32_t caller_done; /* on_caller loops: vmx_loop_run has returned (release) */
 
   /* libuv handles: loop thread. Any thread may write to wake_fd. */
   uv_loop_t uv;

@@ -376,7 +376,14 @@ int vmx_loop_stop_all(vmx_bus_t *bus, uint64_t timeout_ns) {
     if (!is_loop(ep))
       continue;
     vmx_loop_t *loop = ep->owner;
-    uv_thread_join(&loop->thread);
+    if (loop->opts.on_caller) {
+      /* Acquire: pairs with vmx_loop_run's release. */
+      for (uint64_t nap = 10000; !__atomic_load_n(&loop->caller_done, __ATOMIC_ACQUIRE);
+           nap = nap < 1000000 ? nap * 2 : nap)
+        sleep_ns(nap);
+    } else {
+      uv_thread_join(&loop->thread);
+    }
     ep->owner = NULL;
     ep->wake = NULL;
     loop_free(loop);
@@ -392,6 +399,12 @@ static void loop_main(void *arg) {
     loop->opts.on_thread_start(loop, loop->opts.hook_arg);
   uv_sem_post(&loop->ready);
   uv_run(&loop->uv, UV_RUN_DEFAULT);
+}
+
+void vmx_loop_run(vmx_loop_t *loop) {
+  loop_main(loop);
+  /* Release: everything the loop did happens before stop_all frees it. */
+  __atomic_store_n(&loop->caller_done, 1, __ATOMIC_RELEASE);
 }
 
 static int loop_options(const vmx_loop_options_t *opts, vmx_loop_options_t *o) {
@@ -460,6 +473,10 @@ int vmx_loop_start(vmx_bus_t *bus, const vmx_loop_options_t *opts, vmx_loop_t **
   else
     snprintf(loop->name, sizeof loop->name, "loop%u", loop->index);
   loop->opts.name = loop->name;
+  if (loop->opts.on_caller) {
+    *out = loop;
+    return 0;
+  }
   if (uv_thread_create(&loop->thread, loop_main, loop) != 0) {
     /* The endpoint stays (the bus owns it), closed; nothing routes to it. */
     vmx_bus_endpoint_close(loop->ep);

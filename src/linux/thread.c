@@ -1,27 +1,26 @@
 /* Guest threads: clone() of a thread, exit, futex and the thread-identity
- * calls. Each guest thread runs on its own host thread; its tid is the host
- * tid, so tgkill and PI futexes need no translation. */
+ * calls. Each guest thread is a vCPU actor on its own loop thread; its tid
+ * is that host thread's tid, so tgkill and PI futexes need no translation. */
 #include "linux/thread.h"
 
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
-#include <semaphore.h>
-#include <stdalign.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/error.h"
+#include "base/log.h"
 #include "linux/guest.h"
+#include "linux/vcpu.h"
 
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13
 #endif
-
-/* The host stack of a guest thread: vmx's own frames only (the guest's
- * stack is guest memory), committed lazily by the host kernel. */
-#define THREAD_HOST_STACK (1u << 20)
 
 /* The flags a thread clone must have, and those it may have besides
  * (the set qemu accepts: glibc's pthread_create uses these). */
@@ -31,49 +30,201 @@
                               CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT |     \
                               CLONE_DETACHED | CLONE_IO)
 
-/* Hand-over from the cloning thread to the new one. */
-typedef struct thread_boot {
-  vmx_linux_thread_t *t;
-  uint64_t flags, ptid, ctid;
-  pid_t tid;        /* written by the new thread before it posts `started` */
-  sem_t started;
-} thread_boot_t;
+/* ---- the runtime of guest threads ------------------------------------- */
 
-static void *thread_main(void *arg) {
-  thread_boot_t *boot = arg;
-  vmx_linux_thread_t *t = boot->t;
-  vmx_linux_mm_t *mm = vmx__mm(t);
-  uint32_t tid = (uint32_t)gettid();
-  t->tid = (pid_t)tid;
-  boot->tid = t->tid;
-  /* Both tids are written before either thread runs guest code, as Linux
-   * does (a bad address is ignored, as there). */
-  if (boot->flags & CLONE_PARENT_SETTID)
-    vmx_linux_mm_copy_out(mm, boot->ptid, &tid, sizeof tid);
-  if (boot->flags & CLONE_CHILD_SETTID)
-    vmx_linux_mm_copy_out(mm, boot->ctid, &tid, sizeof tid);
-  sem_post(&boot->started);   /* boot is the parent's again from here */
-  vmx_linux_signal_thread_start(t, t->sig.blocked);
-  vmx_linux_thread_loop(t);
-  vmx_linux_thread_exit(t);
+/* A loop thread and the guest thread it runs. t comes first, so a thread is
+ * its slot; slots are never freed (the loop's kick flag is t.cpu's
+ * exit_request for the loop's whole life). */
+typedef struct vcpu_slot {
+  vmx_linux_thread_t t;
+  vmx_loop_t *loop;
+  vmx_vcpu_t v;
+  unsigned seq;        /* n-th loop started: its place in the scheduler's plan */
+  pid_t tid;           /* host tid of the loop thread */
+  uint64_t start_mask; /* guest signal mask at start */
+  bool main;           /* the guest's main thread, on the process's main thread */
+  struct vcpu_slot *next_idle;
+} vcpu_slot_t;
+
+static struct {
+  vmx_bus_t *bus;
+  vmx_sched_t *sched;
+  pthread_mutex_t lock; /* idle, nloops */
+  vcpu_slot_t *idle;
+  unsigned nloops;
+  bool forked;          /* this process is a fork child: no bus */
+} vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void rt_after_fork_child(void) {
+  /* Only the forking thread survived: the other loop threads, idle or not,
+   * are gone, and the loops' epoll sets are shared with the parent. The
+   * forking thread runs on without its loop; threads the child makes get
+   * new loops. */
+  vmx__rt.forked = true;
+  vmx__rt.idle = NULL;
+  pthread_mutex_init(&vmx__rt.lock, NULL);
+  vmx_vcpu_stats_enable(false);
 }
 
-/* A zeroed thread with a vCPU copied from parent's; NULL when out of memory. */
+int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, vmx_sched_error_t *err) {
+  int rc = vmx_sched_init(&vmx__rt.sched, so, err);
+  if (rc)
+    return rc;
+  vmx_log_debug("run-user: %s", vmx_sched_describe(vmx__rt.sched));
+  rc = vmx_bus_init(&vmx__rt.bus, NULL);
+  if (rc) {
+    snprintf(err->text, sizeof err->text, "cannot set up the bus: %s", vmx_strerror(rc));
+    return rc;
+  }
+  vmx_vcpu_stats_enable(stats);
+  pthread_atfork(NULL, NULL, rt_after_fork_child);
+  return 0;
+}
+
+static void slot_thread_start(vmx_loop_t *loop, void *arg) {
+  vcpu_slot_t *s = arg;
+  s->tid = gettid();
+  vmx_sched_error_t err;
+  unsigned pu;
+  if (vmx__rt.sched && vmx_sched_pin_loop(vmx__rt.sched, s->seq, &pu, &err))
+    vmx_log_debug("vCPU loop %s not pinned: %s", vmx_loop_name(loop), err.text);
+}
+
+/* A new slot with its loop (a thread of its own unless on_caller). */
+static vcpu_slot_t *slot_new(vmx_linux_thread_t *cur, bool on_caller) {
+  pthread_mutex_lock(&vmx__rt.lock);
+  unsigned seq = vmx__rt.nloops++;
+  pthread_mutex_unlock(&vmx__rt.lock);
+  size_t size = (sizeof(vcpu_slot_t) + 63) & ~(size_t)63;
+  vcpu_slot_t *s = aligned_alloc(64, size);
+  if (!s)
+    return NULL;
+  memset(s, 0, sizeof *s);
+  s->seq = seq;
+  s->main = on_caller;
+  char name[16];
+  snprintf(name, sizeof name, "vcpu%u", seq);
+  vmx_loop_options_t lo = {
+      .name = name,
+      .ring_slots = 63,
+      .max_actors = 4,
+      .on_thread_start = slot_thread_start,
+      .on_actor_exit = vmx_vcpu_actor_exit_hook,
+      .hook_arg = s,
+      .kick = (uint32_t *)&s->t.cpu.exit_request,
+      .on_caller = on_caller,
+  };
+  /* A loop thread starts with every signal blocked; a guest thread it runs
+   * takes its own mask. */
+  if (!on_caller)
+    vmx_linux_signal_block_all();
+  int rc = vmx_loop_start(vmx__rt.bus, &lo, &s->loop);
+  if (cur)
+    vmx_linux_signal_sync_mask(cur);
+  if (rc) {
+    free(s);
+    return NULL;
+  }
+  if (on_caller)
+    s->tid = gettid();
+  return s;
+}
+
+vmx_linux_thread_t *vmx__thread_alloc(vmx_linux_thread_t *cur) {
+  pthread_mutex_lock(&vmx__rt.lock);
+  vcpu_slot_t *s = vmx__rt.idle;
+  if (s)
+    vmx__rt.idle = s->next_idle;
+  pthread_mutex_unlock(&vmx__rt.lock);
+  if (!s && !(s = slot_new(cur, false)))
+    return NULL;
+  memset(&s->t, 0, sizeof s->t);
+  return &s->t;
+}
+
+vmx_linux_thread_t *vmx__thread_alloc_main(void) {
+  vcpu_slot_t *s = slot_new(NULL, true);
+  return s ? &s->t : NULL;
+}
+
+void vmx__thread_run_main(vmx_linux_thread_t *t) {
+  vmx_loop_run(((vcpu_slot_t *)t)->loop);
+}
+
+pid_t vmx__thread_host_tid(vmx_linux_thread_t *t) { return ((vcpu_slot_t *)t)->tid; }
+
+void vmx__thread_free(vmx_linux_thread_t *t) {
+  vcpu_slot_t *s = (vcpu_slot_t *)t;
+  /* The main thread's loop runs on the process's main thread, whose tid is
+   * the pid: no other guest thread may have it. */
+  if (s->main)
+    return;
+  pthread_mutex_lock(&vmx__rt.lock);
+  s->next_idle = vmx__rt.idle;
+  vmx__rt.idle = s;
+  pthread_mutex_unlock(&vmx__rt.lock);
+}
+
+static void slot_on_start(vmx_vcpu_t *v) {
+  vcpu_slot_t *s = v->arg;
+  vmx_linux_signal_thread_start(&s->t, s->start_mask);
+}
+
+static int slot_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
+  vcpu_slot_t *s = v->arg;
+  vmx_linux_thread_t *t = &s->t;
+  vmx__thread_handle_exit(t, why);
+  if (!t->exiting)
+    vmx_linux_signal_deliver(t);
+  if (__builtin_expect(vmx__rt.forked, 0) && !t->exiting) {
+    /* A fork child: never go back to a loop shared with the parent. */
+    vmx_linux_thread_loop(t);
+    vmx_linux_thread_exit(t);
+  }
+  return t->exiting ? VMX_VCPU_DONE : VMX_VCPU_CONTINUE;
+}
+
+static void slot_on_end(vmx_vcpu_t *v, int reason) {
+  vcpu_slot_t *s = v->arg;
+  if (s->t.sig.bound)
+    vmx_linux_signal_thread_stop(&s->t);
+  vmx_rv_cpu_close(&s->t.cpu);
+  vmx__thread_free(&s->t);
+}
+
+int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask) {
+  vcpu_slot_t *s = (vcpu_slot_t *)t;
+  s->start_mask = mask;
+  s->v = (vmx_vcpu_t){.cpu = &t->cpu, .on_exit = slot_on_exit, .on_start = slot_on_start,
+                      .on_end = slot_on_end, .arg = s};
+  char name[16];
+  snprintf(name, sizeof name, "vcpu-%d", (int)s->tid);
+  return vmx_vcpu_spawn(s->loop, &s->v, name, false);
+}
+
+/* Prints the --stats tables (if asked for) as the process ends. */
+static void rt_exit_stats(void) {
+  if (vmx_vcpu_stats_enabled())
+    vmx_vcpu_stats_print(stderr, vmx__rt.bus);
+}
+
+/* ---- clone and exit --------------------------------------------------- */
+
+/* A guest thread with a vCPU copied from parent's, on an idle loop; NULL
+ * when out of memory. */
 static vmx_linux_thread_t *thread_new(vmx_linux_thread_t *parent) {
-  size_t align = alignof(vmx_linux_thread_t);
-  size_t size = (sizeof(vmx_linux_thread_t) + align - 1) / align * align;
-  vmx_linux_thread_t *t = aligned_alloc(align, size);
+  vmx_linux_thread_t *t = vmx__thread_alloc(parent);
   if (!t)
     return NULL;
-  memset(t, 0, sizeof *t);
   vmx_rv_cpu_t *c = &parent->cpu;
   if (vmx_rv_cpu_init(&t->cpu, c->mem_base, c->mem_limit, c->code_gen)) {
-    free(t);
+    vmx__thread_free(t);
     return NULL;
   }
   vmx_rv_cpu_copy_state(&t->cpu, c);
   t->cpu.opaque = t;
   t->proc = parent->proc;
+  t->tid = vmx__thread_host_tid(t);
   return t;
 }
 
@@ -83,54 +234,45 @@ int64_t vmx__thread_clone(vmx_linux_thread_t *t, uint64_t flags, uint64_t newsp,
     return -EINVAL;
   vmx_linux_thread_t *n = thread_new(t);
   if (!n)
-    return -ENOMEM;
+    return -EAGAIN;
   n->cpu.x[10] = 0;
   if (newsp)
     n->cpu.x[2] = newsp;
   if (flags & CLONE_SETTLS)
     n->cpu.x[4] = tls;
   n->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
-  n->sig.blocked = t->sig.blocked;   /* the alternate stack is not inherited */
-
-  thread_boot_t boot = {.t = n, .flags = flags, .ptid = ptid, .ctid = ctid};
-  sem_init(&boot.started, 0, 0);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, THREAD_HOST_STACK);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  /* Both tids are written before either thread runs guest code, as Linux
+   * does (a bad address is ignored, as there). */
+  uint32_t tid = (uint32_t)n->tid;
+  if (flags & CLONE_PARENT_SETTID)
+    vmx_linux_mm_copy_out(vmx__mm(t), ptid, &tid, sizeof tid);
+  if (flags & CLONE_CHILD_SETTID)
+    vmx_linux_mm_copy_out(vmx__mm(t), ctid, &tid, sizeof tid);
   atomic_fetch_add_explicit(&t->proc->nthreads, 1, memory_order_relaxed);
-  /* The new host thread starts with every signal blocked, until it is
-   * bound to n and takes n's mask. */
-  vmx_linux_signal_block_all();
-  pthread_t host;
-  int err = pthread_create(&host, &attr, thread_main, &boot);
-  vmx_linux_signal_sync_mask(t);
-  pthread_attr_destroy(&attr);
-  if (err) {
+  /* The alternate stack is not inherited; the mask is. */
+  if (vmx__thread_start(n, t->sig.blocked)) {
     atomic_fetch_sub_explicit(&t->proc->nthreads, 1, memory_order_relaxed);
     vmx_rv_cpu_close(&n->cpu);
-    free(n);
-    sem_destroy(&boot.started);
+    vmx__thread_free(n);
     return -EAGAIN;
   }
-  while (sem_wait(&boot.started) != 0 && errno == EINTR) {
-  }
-  sem_destroy(&boot.started);
-  return boot.tid;
+  return (int64_t)tid;
 }
 
+/* Only a fork child's threads, which run without the bus, end this way. */
 _Noreturn void vmx_linux_thread_exit(vmx_linux_thread_t *t) {
   vmx_linux_signal_thread_stop(t);
   vmx_rv_cpu_close(&t->cpu);
-  free(t);
   pthread_exit(NULL);
 }
 
 int64_t vmx_sys_exit(vmx_linux_thread_t *t, const uint64_t a[6]) {
   int status = (int)a[0];
   /* The last thread to exit ends the process with its status. */
-  if (atomic_fetch_sub_explicit(&t->proc->nthreads, 1, memory_order_acq_rel) == 1)
+  if (atomic_fetch_sub_explicit(&t->proc->nthreads, 1, memory_order_acq_rel) == 1) {
+    rt_exit_stats();
     syscall(SYS_exit_group, status);
+  }
   if (t->clear_child_tid) {
     /* mm_release(): clear the tid and wake a joiner (a shared futex wake,
      * which is what glibc's pthread_join waits for). */
@@ -144,6 +286,7 @@ int64_t vmx_sys_exit(vmx_linux_thread_t *t, const uint64_t a[6]) {
 }
 
 int64_t vmx_sys_exit_group(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  rt_exit_stats();
   syscall(SYS_exit_group, (int)a[0]);
   __builtin_unreachable();
 }

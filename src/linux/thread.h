@@ -1,12 +1,47 @@
-/* Guest threads in user mode: each guest thread is a host thread (pthread)
- * running its own vCPU; guest tids are the host tids.
+/* Guest threads in user mode: each guest thread is a vCPU actor (vcpu.h) on
+ * its own loop thread of the actor runtime; guest tids are the host tids of
+ * those loop threads. A loop whose guest thread ended waits, idle, for the
+ * next clone (loop threads are pinned by the NUMA scheduler). A fork child
+ * keeps only the forking thread: it runs its guest thread without the bus.
  */
 #ifndef VMX_LINUX_THREAD_H
 #define VMX_LINUX_THREAD_H
 
 #include <stdint.h>
 
+#include "actors/sched.h"
 #include "linux/user.h"
+
+/* Sets up the actor runtime for the process's guest threads: the bus, the
+ * scheduler (from so), and --stats bookkeeping. Returns 0, or an error with
+ * *err saying why. Call once, before vmx__thread_alloc. */
+int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, vmx_sched_error_t *err);
+
+/* A zeroed guest thread on an idle loop thread (a new one if none is idle);
+ * its vCPU is not initialised. NULL when out of memory or threads. cur is
+ * the calling guest thread (its host mask is restored), or NULL. */
+vmx_linux_thread_t *vmx__thread_alloc(vmx_linux_thread_t *cur);
+
+/* The guest's main thread, on a loop that vmx__thread_run_main runs on the
+ * calling (the process's main) thread, so that its tid is the pid. */
+vmx_linux_thread_t *vmx__thread_alloc_main(void);
+/* Runs the main thread's loop (after vmx__thread_start); does not return
+ * while the process lives. */
+void vmx__thread_run_main(vmx_linux_thread_t *t);
+
+/* Host tid of t's loop thread. */
+pid_t vmx__thread_host_tid(vmx_linux_thread_t *t);
+
+/* Gives back a thread from vmx__thread_alloc that never started. */
+void vmx__thread_free(vmx_linux_thread_t *t);
+
+/* Starts t (vCPU initialised, registers set) as a vCPU actor on its loop:
+ * it binds to signals with mask `mask` and runs. Returns 0 or an error. */
+int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask);
+
+/* Handles one vCPU exit of t (user.c): a system call, or the signal of a
+ * fault, ebreak or illegal instruction. */
+void vmx__thread_handle_exit(vmx_linux_thread_t *t, vmx_rv_exit_t why);
 
 /* clone() with CLONE_VM and without CLONE_VFORK: a new guest thread of t's
  * process. It starts as a copy of t's registers with a0 = 0, sp = newsp

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "linux/elf.h"
+#include "linux/thread.h"
 
 extern char **environ;
 
@@ -27,15 +28,30 @@ static void vmx__usage(FILE *out) {
           "               first (like qemu-riscv64 -L)\n"
           "  -0 ARGV0     pass ARGV0 as the program's argv[0]\n"
           "  -strace      log every system call on stderr\n"
+          "  --stats      at exit, print the counters of the actor runtime's loops and\n"
+          "               of every vCPU actor (one per guest thread) on stderr\n"
+          VMX_SCHED_OPTIONS_HELP
           "  -h, --help   show this help\n");
 }
 
 /* Parses run-user options into o; returns the index of PROGRAM in argv,
  * or -1 after printing a message (status in *status). */
-static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, int *status) {
+static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, vmx_sched_opts_t *so,
+                      bool *stats, int *status) {
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
+    vmx_sched_error_t serr;
+    int r = vmx_sched_opts_arg(so, argc, argv, &i, &serr);
+    if (r < 0) {
+      vmx_log_error("run-user: %s", serr.text);
+      *status = 2;
+      return -1;
+    }
+    if (r == 1) {
+      i--; /* the loop's i++ goes to the next argument */
+      continue;
+    }
     if (!strcmp(a, "--")) {
       i++;
       break;
@@ -45,6 +61,8 @@ static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, int *status) {
       return -1;
     } else if (!strcmp(a, "-strace")) {
       o->strace = true;
+    } else if (!strcmp(a, "--stats")) {
+      *stats = true;
     } else if ((!strcmp(a, "-L") || !strcmp(a, "-0")) && i + 1 < argc) {
       if (a[1] == 'L')
         o->sysroot = argv[++i];
@@ -69,7 +87,9 @@ static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, int *status) {
 int vmx_linux_main(int argc, char **argv) {
   static vmx_linux_proc_t proc; /* lives as long as the process */
   int status = 0;
-  int prog = vmx__parse(argc, argv, &proc.opts, &status);
+  vmx_sched_opts_t so = VMX_SCHED_OPTS_INIT;
+  bool stats = false;
+  int prog = vmx__parse(argc, argv, &proc.opts, &so, &stats, &status);
   if (prog < 0)
     return status;
   const char *path = argv[prog];
@@ -88,17 +108,21 @@ int vmx_linux_main(int argc, char **argv) {
   }
   proc.host_exe[n] = 0;
 
-  int err = vmx_linux_mm_init(&proc.mm);
+  vmx_sched_error_t serr;
+  int err = vmx__thread_rt_init(&so, stats, &serr);
+  if (err) {
+    vmx_log_error("run-user: %s", serr.text);
+    return 2;
+  }
+  err = vmx_linux_mm_init(&proc.mm);
   if (err == 0)
     err = vmx_linux_signal_init(&proc);
   if (err) {
     vmx_log_error("cannot set up the guest process: %s", vmx_strerror(err));
     return 1;
   }
-  /* The vCPU inside wants its cache-line alignment, which calloc does not promise. */
-  vmx_linux_thread_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
-  if (t)
-    memset(t, 0, sizeof *t);
+  /* The main guest thread is a vCPU actor, on a loop this thread runs. */
+  vmx_linux_thread_t *t = vmx__thread_alloc_main();
   if (!t || vmx_rv_cpu_init(&t->cpu, proc.mm.base, proc.mm.limit, &proc.mm.code_gen)) {
     vmx_log_error("cannot set up the guest process: %s", vmx_strerror(VMX_ENOMEM));
     return 1;
@@ -106,7 +130,7 @@ int vmx_linux_main(int argc, char **argv) {
   t->proc = &proc;
   t->cpu.opaque = t;
   t->cpu.fetch_check = vmx__fetch_check;
-  t->tid = gettid();
+  t->tid = vmx__thread_host_tid(t);
 
   char **gargv = &argv[prog];
   char *argv0 = gargv[0];
@@ -120,8 +144,16 @@ int vmx_linux_main(int argc, char **argv) {
   t->cpu.pc = pc;
   t->cpu.x[2] = sp;
   atomic_store(&proc.nthreads, 1);
-  vmx_linux_thread_loop(t);
-  vmx_linux_thread_exit(t);
+  err = vmx__thread_start(t, proc.sig.initial_mask);
+  if (err) {
+    vmx_log_error("cannot start the guest's main thread: %s", vmx_strerror(err));
+    return 1;
+  }
+  /* The guest ends the process (exit_group, its last thread's exit, or a
+   * signal). If the main guest thread ends first, this thread idles in its
+   * loop with every signal it may block blocked. */
+  vmx__thread_run_main(t);
+  return 1;
 }
 
 /* The vCPU's fetch_check hook: guest code runs only from PROT_EXEC pages. */
@@ -136,7 +168,11 @@ static int vmx__fetch_check(vmx_rv_cpu_t *cpu, uint64_t addr) {
 
 /* Turns a vCPU exit that is not a system call into the signal a riscv64
  * Linux kernel would send for it. */
-static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
+void vmx__thread_handle_exit(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
+  if (why == VMX_RV_EXIT_ECALL) {
+    vmx_linux_syscall(t);
+    return;
+  }
   vmx_rv_cpu_t *cpu = &t->cpu;
   switch (why) {
   case VMX_RV_EXIT_EBREAK:
@@ -166,11 +202,7 @@ static void vmx__exit_to_signal(vmx_linux_thread_t *t, vmx_rv_exit_t why) {
 
 void vmx_linux_thread_loop(vmx_linux_thread_t *t) {
   while (!t->exiting) {
-    vmx_rv_exit_t why = vmx_rv_cpu_run(&t->cpu);
-    if (why == VMX_RV_EXIT_ECALL)
-      vmx_linux_syscall(t);
-    else
-      vmx__exit_to_signal(t, why);
+    vmx__thread_handle_exit(t, vmx_rv_cpu_run(&t->cpu));
     if (!t->exiting)
       vmx_linux_signal_deliver(t);
   }

@@ -1,0 +1,71 @@
+/* vCPU actors: a guest hart run as an actor of the actor runtime.
+ *
+ * A vmx_vcpu_t runs its vmx_rv_cpu_t in slices on its loop's thread (one
+ * vCPU per loop). A slice runs guest code with vmx_rv_cpu_run() and passes
+ * every exit to the owner's on_exit hook (system calls, faults), on and on,
+ * without touching the bus: only when the exit-request flag stops the run
+ * (a message arrived: the loop's kick flag is the cpu's exit_request, or a
+ * host signal kicked it) does the slice end, and the vCPU sends itself
+ * VCPU_RUN through its loop's ring, behind whatever arrived, and returns to
+ * the loop. Between slices it handles VCPU_PAUSE, VCPU_RESUME, VCPU_STOP and
+ * VCPU_DUMP (an ask, answered with VCPU_STATE).
+ *
+ * The loop must have been started with opts.kick = &cpu->exit_request.
+ */
+#ifndef VMX_LINUX_VCPU_H
+#define VMX_LINUX_VCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "actors/actor.h"
+#include "cpu/riscv/cpu.h"
+
+typedef struct vmx_vcpu vmx_vcpu_t;
+
+/* What on_exit tells the vCPU: run on, or the guest thread is over. */
+enum { VMX_VCPU_CONTINUE = 0, VMX_VCPU_DONE = 1 };
+
+struct vmx_vcpu {
+  /* Set by the owner before vmx_vcpu_spawn. */
+  vmx_rv_cpu_t *cpu;
+  /* Loop thread: handles one exit of vmx_rv_cpu_run() (also
+   * VMX_RV_EXIT_REQUEST, after which the slice ends). Returns
+   * VMX_VCPU_CONTINUE or VMX_VCPU_DONE (the actor then stops). */
+  int (*on_exit)(vmx_vcpu_t *v, vmx_rv_exit_t why);
+  /* Loop thread, optional: before the first slice. */
+  void (*on_start)(vmx_vcpu_t *v);
+  /* Loop thread, optional: once the actor has ended (DONE, VCPU_STOP, or
+   * the loop shut down); the runtime no longer touches v. */
+  void (*on_end)(vmx_vcpu_t *v, int reason);
+  void *arg;
+
+  /* Private. */
+  vmx_loop_t *loop;
+  vmx_addr_t addr;
+  vmx_bus_sender_t self_sender;
+  bool paused, started, stopping, run_queued;
+  struct vmx_vcpu_rec *rec;
+};
+
+/* Spawns v as actor `name` on loop and, unless start_paused, lets it run.
+ * Returns 0 or the error of vmx_actor_spawn / vmx_bus_send. */
+int vmx_vcpu_spawn(vmx_loop_t *loop, vmx_vcpu_t *v, const char *name, bool start_paused);
+
+/* ------------------------------------------------------------ statistics */
+
+/* Turns on the bookkeeping for vmx_vcpu_stats_print (before any spawn). */
+void vmx_vcpu_stats_enable(bool on);
+bool vmx_vcpu_stats_enabled(void);
+
+/* An on_actor_exit hook for the loops of vCPUs: records each vCPU actor's
+ * final counters. */
+void vmx_vcpu_actor_exit_hook(vmx_loop_t *loop, const vmx_actor_info_t *info, void *arg);
+
+/* Prints, as tables: every loop's counters, every vCPU actor's counters (as
+ * of its last slice, or final if it ended) and its instructions retired.
+ * Any thread; the calling vCPU's own row is exact. */
+void vmx_vcpu_stats_print(FILE *out, vmx_bus_t *bus);
+
+#endif
