@@ -166,7 +166,7 @@ static uint64_t now_ns(clockid_t clock) {
 }
 
 static void write_locked(vmx_trace_rec_t *rec, const void *data, size_t len) {
-  if (rec->write_errno || len == 0)
+  if (rec->write_errno || len == 0 || !rec->f) /* !f: after vmx_trace_finish */
     return;
   if (fwrite(data, 1, len, rec->f) != len)
     rec->write_errno = errno ? errno : EIO;
@@ -293,8 +293,8 @@ uint64_t vmx_trace_count(const vmx_trace_rec_t *rec) {
   return __atomic_load_n(&rec->count, __ATOMIC_RELAXED);
 }
 
-int vmx_trace_close(vmx_trace_rec_t *rec) {
-  if (!rec)
+int vmx_trace_finish(vmx_trace_rec_t *rec) {
+  if (!rec || !rec->f)
     return 0;
   vmx_bus_unsubscribe(rec->bus, rec->tap_id);
   for (unsigned i = 0; i <= VMX_TRACE_LOOP_BUFS; i++) {
@@ -305,7 +305,16 @@ int vmx_trace_close(vmx_trace_rec_t *rec) {
       pthread_mutex_unlock(&b->lock);
     }
   }
-  if (fclose(rec->f) != 0 && !rec->write_errno)
+  /* Under every buffer's lock, so a late tap call sees f gone. */
+  for (unsigned i = 0; i <= VMX_TRACE_LOOP_BUFS; i++)
+    if (rec->bufs[i])
+      pthread_mutex_lock(&rec->bufs[i]->lock);
+  FILE *f = rec->f;
+  rec->f = NULL;
+  for (unsigned i = 0; i <= VMX_TRACE_LOOP_BUFS; i++)
+    if (rec->bufs[i])
+      pthread_mutex_unlock(&rec->bufs[i]->lock);
+  if (fclose(f) != 0 && !rec->write_errno)
     rec->write_errno = errno ? errno : EIO;
   int rc = 0;
   if (!rec->write_errno && rename(rec->tmp_path, rec->path) != 0)
@@ -318,6 +327,13 @@ int vmx_trace_close(vmx_trace_rec_t *rec) {
   uint64_t lost = __atomic_load_n(&rec->lost, __ATOMIC_RELAXED);
   if (lost)
     vmx_log_error("%s: %" PRIu64 " messages not recorded (out of memory)", rec->path, lost);
+  return rc;
+}
+
+int vmx_trace_close(vmx_trace_rec_t *rec) {
+  if (!rec)
+    return 0;
+  int rc = vmx_trace_finish(rec);
   rec_free(rec);
   return rc;
 }

@@ -69,6 +69,12 @@ int vmx_trace_open(vmx_bus_t *bus, const char *path, const char *topics, vmx_tra
 uint64_t vmx_trace_count(const vmx_trace_rec_t *rec);
 
 /* Stops recording, flushes every buffer, closes the file and renames it to
+ * its final path, but keeps rec's memory: for a process about to exit while
+ * loops may still be running taps (a late tap call finds its buffer valid and
+ * writes nothing more to the file). Returns as vmx_trace_close. */
+int vmx_trace_finish(vmx_trace_rec_t *rec);
+
+/* Stops recording, flushes every buffer, closes the file and renames it to
  * its final path; frees rec. Call after vmx_loop_stop_all (taps may run
  * until the loops stop) and before vmx_bus_close. Returns 0, or VMX_EIO if
  * any write failed (the temporary file is then removed and an older trace at

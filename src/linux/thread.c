@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bus/trace.h"
+
 #include "base/error.h"
 #include "base/log.h"
 #include "linux/guest.h"
@@ -53,6 +55,7 @@ static struct {
   vcpu_slot_t *idle;
   unsigned nloops;
   bool forked;          /* this process is a fork child: no bus */
+  vmx_trace_rec_t *trace; /* --trace recorder, or NULL */
 } vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void rt_after_fork_child(void) {
@@ -62,11 +65,14 @@ static void rt_after_fork_child(void) {
    * new loops. */
   vmx__rt.forked = true;
   vmx__rt.idle = NULL;
+  /* The parent owns the trace file; the child records nothing. */
+  vmx__rt.trace = NULL;
   pthread_mutex_init(&vmx__rt.lock, NULL);
   vmx_vcpu_stats_enable(false);
 }
 
-int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, vmx_sched_error_t *err) {
+int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trace_path,
+                        const char *trace_topics, vmx_sched_error_t *err) {
   int rc = vmx_sched_init(&vmx__rt.sched, so, err);
   if (rc)
     return rc;
@@ -75,6 +81,14 @@ int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, vmx_sched_error_
   if (rc) {
     snprintf(err->text, sizeof err->text, "cannot set up the bus: %s", vmx_strerror(rc));
     return rc;
+  }
+  if (trace_path) {
+    vmx_trace_error_t terr;
+    rc = vmx_trace_open(vmx__rt.bus, trace_path, trace_topics, &vmx__rt.trace, &terr);
+    if (rc) {
+      snprintf(err->text, sizeof err->text, "%.240s", terr.text);
+      return rc;
+    }
   }
   vmx_vcpu_stats_enable(stats);
   pthread_atfork(NULL, NULL, rt_after_fork_child);
@@ -202,10 +216,12 @@ int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask) {
   return vmx_vcpu_spawn(s->loop, &s->v, name, false);
 }
 
-/* Prints the --stats tables (if asked for) as the process ends. */
+/* As the process ends: prints the --stats tables (if asked for) and
+ * finishes the --trace file (loops still run, so its memory stays). */
 static void rt_exit_stats(void) {
   if (vmx_vcpu_stats_enabled())
     vmx_vcpu_stats_print(stderr, vmx__rt.bus);
+  vmx_trace_finish(vmx__rt.trace);
 }
 
 /* ---- clone and exit --------------------------------------------------- */

@@ -15,7 +15,8 @@
 /* Sets up the actor runtime for the process's guest threads: the bus, the
  * scheduler (from so), and --stats bookkeeping. Returns 0, or an error with
  * *err saying why. Call once, before vmx__thread_alloc. */
-int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, vmx_sched_error_t *err);
+int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trace_path,
+                        const char *trace_topics, vmx_sched_error_t *err);
 
 /* A zeroed guest thread on an idle loop thread (a new one if none is idle);
  * its vCPU is not initialised. NULL when out of memory or threads. cur is

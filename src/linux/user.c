@@ -30,6 +30,9 @@ static void vmx__usage(FILE *out) {
           "  -strace      log every system call on stderr\n"
           "  --stats      at exit, print the counters of the actor runtime's loops and\n"
           "               of every vCPU actor (one per guest thread) on stderr\n"
+          "  --trace FILE record the bus's messages to FILE (read it with `vmx trace dump`)\n"
+          "  --trace-topics LIST\n"
+          "               record only these topics (comma-separated; default all)\n"
           VMX_SCHED_OPTIONS_HELP
           "  -h, --help   show this help\n");
 }
@@ -63,6 +66,10 @@ static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, vmx_sched_opts
       o->strace = true;
     } else if (!strcmp(a, "--stats")) {
       *stats = true;
+    } else if (!strcmp(a, "--trace") && i + 1 < argc) {
+      o->trace = argv[++i];
+    } else if (!strcmp(a, "--trace-topics") && i + 1 < argc) {
+      o->trace_topics = argv[++i];
     } else if ((!strcmp(a, "-L") || !strcmp(a, "-0")) && i + 1 < argc) {
       if (a[1] == 'L')
         o->sysroot = argv[++i];
@@ -109,7 +116,7 @@ int vmx_linux_main(int argc, char **argv) {
   proc.host_exe[n] = 0;
 
   vmx_sched_error_t serr;
-  int err = vmx__thread_rt_init(&so, stats, &serr);
+  int err = vmx__thread_rt_init(&so, stats, proc.opts.trace, proc.opts.trace_topics, &serr);
   if (err) {
     vmx_log_error("run-user: %s", serr.text);
     return 2;

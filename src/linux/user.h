@@ -28,6 +28,8 @@ typedef struct vmx_linux_opts {
   const char *sysroot;     /* -L: prefix for the interpreter and absolute paths */
   const char *argv0;       /* -0: argv[0] for the guest (default: the program path) */
   bool strace;             /* -strace: log every system call on stderr */
+  const char *trace;       /* --trace FILE: record the bus's messages (trace.h) */
+  const char *trace_topics; /* --trace-topics LIST: which topics (default all) */
 } vmx_linux_opts_t;
 
 /* Process-wide state. Fields are written at start-up by the main thread
