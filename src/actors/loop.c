@@ -9,17 +9,6 @@
 #include "actors/internal.h"
 #include "base/log.h"
 
-uint64_t vmx__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(uint64_t ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-  nanosleep(&ts, NULL);
-}
-
 /* ----------------------------------------------------------- run queue */
 
 void vmx__loop_runnable(vmx_loop_t *loop, vmx_actor_t *a) {
@@ -339,7 +328,7 @@ static void request_all(vmx_bus_t *bus, uint32_t stage) {
     /* Acquire: pairs with set_phase's release: the stage's work is done. */
     for (uint64_t nap = 10000; __atomic_load_n(&loop->phase, __ATOMIC_ACQUIRE) < stage;
          nap = nap < 1000000 ? nap * 2 : nap)
-      sleep_ns(nap);
+      vmx_clock_sleep_ns(nap);
   }
 }
 
@@ -361,7 +350,7 @@ int vmx_loop_stop_all(vmx_bus_t *bus, uint64_t timeout_ns) {
     drained = vmx_bus_quiescent(bus);
     if (drained || vmx__now_ns() >= deadline)
       break;
-    sleep_ns(nap);
+    vmx_clock_sleep_ns(nap);
   }
   if (!drained)
     vmx_log_error("shutdown: messages still in flight after %llu ms; dropping them",
@@ -380,7 +369,7 @@ int vmx_loop_stop_all(vmx_bus_t *bus, uint64_t timeout_ns) {
       /* Acquire: pairs with vmx_loop_run's release. */
       for (uint64_t nap = 10000; !__atomic_load_n(&loop->caller_done, __ATOMIC_ACQUIRE);
            nap = nap < 1000000 ? nap * 2 : nap)
-        sleep_ns(nap);
+        vmx_clock_sleep_ns(nap);
     } else {
       uv_thread_join(&loop->thread);
     }

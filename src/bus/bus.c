@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "bus/bus.h"
+#include "base/clock.h"
 
 enum { ASK_FREE, ASK_WAITING, ASK_DONE };
 
@@ -62,17 +63,6 @@ struct vmx_bus {
   /* vmx_bus_quiescent's snapshot of the consumer counters (one caller). */
   uint64_t *snap_ring_done, *snap_local_done;
 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(uint64_t ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-  nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -296,16 +286,16 @@ int vmx__bus_post_wait(vmx_bus_t *bus, vmx_msg_t *msg, bool external, uint64_t t
     return rc;
   /* Counted once per message that had to wait, however long it waits. */
   count_backpressure(ep);
-  uint64_t deadline = now_ns() + timeout_ns;
+  uint64_t deadline = vmx_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
   for (unsigned attempt = 1;; attempt++) {
     if (attempt < 64)
       ck_pr_stall();
     else if (attempt < 128)
       sched_yield();
     else
-      sleep_ns(attempt < 256 ? 10000 : 100000);
+      vmx_clock_sleep_ns(attempt < 256 ? 10000 : 100000);
     rc = post_once(bus, ep, bytes, len, external);
-    if (rc != VMX_EAGAIN || now_ns() >= deadline)
+    if (rc != VMX_EAGAIN || vmx_clock_ns(CLOCK_MONOTONIC) >= deadline)
       return rc;
   }
 }
@@ -416,7 +406,7 @@ static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline) {
 
 int vmx__bus_ask(vmx_bus_t *bus, vmx_msg_t *req, vmx_msg_t *reply, bool external,
                  uint64_t timeout_ns, bool *sent) {
-  uint64_t deadline = now_ns() + timeout_ns;
+  uint64_t deadline = vmx_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
   uint64_t token;
   *sent = false;
   ask_rec_t *a = ask_claim(bus, &token);

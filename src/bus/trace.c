@@ -1,6 +1,7 @@
 /* The trace recorder (a bus tap writing msgpack records), the checked trace
  * reader, and `vmx trace dump`. The format is described in trace.h. */
 #include "bus/trace.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -159,12 +160,6 @@ struct vmx_trace_rec {
   trace_buf_t *bufs[VMX_TRACE_LOOP_BUFS + 1];
 };
 
-static uint64_t now_ns(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void write_locked(vmx_trace_rec_t *rec, const void *data, size_t len) {
   if (rec->write_errno || len == 0 || !rec->f) /* !f: after vmx_trace_finish */
     return;
@@ -207,7 +202,7 @@ static void trace_tap(void *arg, unsigned loop, const vmx_msg_t *msg, const uint
     __atomic_fetch_add(&rec->lost, 1, __ATOMIC_RELAXED);
     return;
   }
-  uint64_t t = now_ns(CLOCK_MONOTONIC) - rec->t0_ns;
+  uint64_t t = vmx_clock_ns(CLOCK_MONOTONIC) - rec->t0_ns;
   pthread_mutex_lock(&b->lock);
   if (b->len + VMX_TRACE_RECORD_MAX > sizeof b->data)
     buf_flush_locked(rec, b);
@@ -232,7 +227,7 @@ static int write_header(vmx_trace_rec_t *rec) {
   p = put_str(p, VMX_TRACE_MAGIC, strlen(VMX_TRACE_MAGIC));
   p = put_uint(p, VMX_TRACE_FORMAT);
   p = put_uint(p, vmx_trace_schema_hash());
-  p = put_uint(p, now_ns(CLOCK_REALTIME));
+  p = put_uint(p, vmx_clock_ns(CLOCK_REALTIME));
   p = put_str(p, host, strlen(host));
   write_locked(rec, hdr, (size_t)(p - hdr));
   return rec->write_errno ? VMX_EIO : 0;
@@ -275,7 +270,7 @@ int vmx_trace_open(vmx_bus_t *bus, const char *path, const char *topics, vmx_tra
     rec_free(rec);
     return VMX_EIO;
   }
-  rec->t0_ns = now_ns(CLOCK_MONOTONIC);
+  rec->t0_ns = vmx_clock_ns(CLOCK_MONOTONIC);
   if (write_header(rec) != 0 || vmx_bus_subscribe(bus, mask, trace_tap, rec, &rec->tap_id) != 0) {
     set_error(err, 0, "%s: %s", path,
               rec->write_errno ? strerror(rec->write_errno) : "no tap slot left on the bus");
