@@ -257,15 +257,23 @@ static void count_backpressure(vmx_bus_endpoint_t *ep) {
   __atomic_fetch_add(&ep->backpressure, 1, __ATOMIC_RELAXED);
 }
 
+/* Encodes msg into bytes and finds its destination's endpoint. */
+static int encode_for_post(vmx_bus_t *bus, vmx_msg_t *msg, uint8_t *bytes, size_t *len,
+                           vmx_bus_endpoint_t **ep) {
+  int rc = vmx_msg_encode(msg, bytes, VMX_MSG_MAX_ENCODED, len);
+  if (rc)
+    return rc;
+  *ep = endpoint_for(bus, msg->env.dst);
+  return *ep ? 0 : VMX_ENOENT;
+}
+
 int vmx__bus_post(vmx_bus_t *bus, vmx_msg_t *msg, bool external) {
   uint8_t bytes[VMX_MSG_MAX_ENCODED];
   size_t len;
-  int rc = vmx_msg_encode(msg, bytes, sizeof bytes, &len);
+  vmx_bus_endpoint_t *ep;
+  int rc = encode_for_post(bus, msg, bytes, &len, &ep);
   if (rc)
     return rc;
-  vmx_bus_endpoint_t *ep = endpoint_for(bus, msg->env.dst);
-  if (!ep)
-    return VMX_ENOENT;
   rc = post_once(bus, ep, bytes, len, external);
   if (rc == VMX_EAGAIN)
     count_backpressure(ep);
@@ -275,12 +283,10 @@ int vmx__bus_post(vmx_bus_t *bus, vmx_msg_t *msg, bool external) {
 int vmx__bus_post_wait(vmx_bus_t *bus, vmx_msg_t *msg, bool external, uint64_t timeout_ns) {
   uint8_t bytes[VMX_MSG_MAX_ENCODED];
   size_t len;
-  int rc = vmx_msg_encode(msg, bytes, sizeof bytes, &len);
+  vmx_bus_endpoint_t *ep;
+  int rc = encode_for_post(bus, msg, bytes, &len, &ep);
   if (rc)
     return rc;
-  vmx_bus_endpoint_t *ep = endpoint_for(bus, msg->env.dst);
-  if (!ep)
-    return VMX_ENOENT;
   rc = post_once(bus, ep, bytes, len, external);
   if (rc != VMX_EAGAIN)
     return rc;
