@@ -6,12 +6,16 @@
 #include "base/log.h"
 #include "bus/trace.h"
 #include "linux/user.h"
+#include "machine/virt.h"
 
 static void vmx__usage(FILE *out) {
   fprintf(out,
           "usage: vmx COMMAND [ARGS...]\n"
           "\n"
           "commands:\n"
+          "  -M virt [-m SIZE] [-smp N] [-bios FW|none] -kernel IMAGE [-initrd FILE]\n"
+          "          [-append CMDLINE] [-nographic]\n"
+          "                 boot a RISC-V 64 virt machine (system mode); see vmx -M virt --help\n"
           "  run-user [-L SYSROOT] PROGRAM [ARGS...]\n"
           "                 run a riscv64 Linux program in user mode\n"
           "  --print-topology [--cpu-affinity LIST] [--numa-node N]\n"
@@ -30,6 +34,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
+  /* System mode takes QEMU's options, in any order. */
+  if (cmd[0] == '-' && cmd[1] != '-' && strcmp(cmd, "-h"))
+    return vmx_virt_main(argc, argv);
   if (!strcmp(cmd, "run-user"))
     return vmx_linux_main(argc - 1, argv + 1);
   if (!strcmp(cmd, "--print-topology"))

@@ -318,6 +318,10 @@ static void request_all(vmx_bus_t *bus, uint32_t stage) {
     vmx_loop_t *loop = ep->owner;
     /* Release: pairs with handle_request's acquire. */
     __atomic_store_n(&loop->request, stage, __ATOMIC_RELEASE);
+    /* A vCPU running guest code on the loop sees the request at its next
+     * block boundary. */
+    if (loop->opts.kick)
+      __atomic_store_n(loop->opts.kick, 1, __ATOMIC_RELEASE);
     loop_wake(loop);
   }
   for (unsigned i = 0; i < n; i++) {

@@ -80,7 +80,7 @@ static void rec_end(vmx_vcpu_t *v, int reason) {
 
 /* Queues the next slice behind everything already in the loop's ring. */
 static int vcpu_yield(vmx_vcpu_t *v) {
-  if (v->run_queued || v->paused || v->stopping)
+  if (v->run_queued || v->paused || v->stopping || v->idle)
     return 0;
   vmx_msg_t m = VMX_MSG_INIT(VCPU_RUN);
   /* Set before sending: the first RUN is sent by the spawning thread, and
@@ -89,7 +89,9 @@ static int vcpu_yield(vmx_vcpu_t *v) {
   int rc = vmx_bus_send_wait(&v->self_sender, v->addr, &m, UINT64_C(10000000000));
   if (rc)
     v->run_queued = false;
-  return rc;
+  /* ENOENT: the bus is shutting down and takes no more sends; the vCPU
+   * stops with its loop. */
+  return rc == VMX_ENOENT ? 0 : rc;
 }
 
 /* Runs guest code until the guest thread ends or a message may wait. */
@@ -105,12 +107,22 @@ static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
   atomic_store_explicit(&v->cpu->exit_request, 0, memory_order_seq_cst);
   if (vmx_actor_mail_waiting(ctx))
     return vcpu_yield(v);
+  vmx_rv_exit_t (*run)(vmx_rv_cpu_t *) = v->run ? v->run : vmx_rv_cpu_run;
   for (;;) {
-    vmx_rv_exit_t why = vmx_rv_cpu_run(v->cpu);
-    if (v->on_exit(v, why) == VMX_VCPU_DONE) {
+    vmx_rv_exit_t why = run(v->cpu);
+    int next = v->on_exit(v, why);
+    if (next == VMX_VCPU_DONE) {
       v->stopping = true;
       rec_update(v, ctx);
       return vmx_actor_stop(ctx, vmx_actor_self(ctx), 0);
+    }
+    if (next == VMX_VCPU_IDLE) {
+      /* Messages that came in while it ran wake it at once. */
+      rec_update(v, ctx);
+      if (vmx_actor_mail_waiting(ctx))
+        return vcpu_yield(v);
+      v->idle = true;
+      return 0;
     }
     if (why == VMX_RV_EXIT_REQUEST) {
       rec_update(v, ctx);
@@ -123,6 +135,7 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   vmx_vcpu_t *v = state;
   vmx__cur = v;
   vmx__cur_ctx = ctx;
+  v->ctx = ctx;
   int rc = 0;
   switch (msg->env.type) {
   case VMX_MSG_VCPU_RUN:
@@ -153,6 +166,15 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
     break;
   }
   default:
+    if (v->on_message) {
+      rc = v->on_message(v, msg);
+      /* Anything that reaches an idle vCPU may have woken it. */
+      if (rc == 0 && v->idle) {
+        v->idle = false;
+        rc = vcpu_yield(v);
+      }
+      break;
+    }
     vmx_log_error("vCPU %s: unexpected message type %u", vmx_loop_name(v->loop),
                   (unsigned)msg->env.type);
     break;
@@ -161,6 +183,7 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
     rec_update(v, ctx);
   vmx__cur = NULL;
   vmx__cur_ctx = NULL;
+  v->ctx = NULL;
   return rc;
 }
 
@@ -174,7 +197,8 @@ static void vcpu_on_stop(void *state, int reason) {
 int vmx_vcpu_spawn(vmx_loop_t *loop, vmx_vcpu_t *v, const char *name, bool start_paused) {
   v->loop = loop;
   v->paused = start_paused;
-  v->started = v->stopping = v->run_queued = false;
+  v->started = v->stopping = v->run_queued = v->idle = false;
+  v->ctx = NULL;
   vmx_bus_sender_init(vmx_loop_bus(loop), &v->self_sender);
   v->self_sender.icount = &v->cpu->icount;
   rec_new(v, name);

@@ -24,8 +24,10 @@
 
 typedef struct vmx_vcpu vmx_vcpu_t;
 
-/* What on_exit tells the vCPU: run on, or the guest thread is over. */
-enum { VMX_VCPU_CONTINUE = 0, VMX_VCPU_DONE = 1 };
+/* What on_exit tells the vCPU: run on, the guest thread is over, or wait
+ * (a hart in wfi): the slice ends and the vCPU runs again after the next
+ * message it handles. */
+enum { VMX_VCPU_CONTINUE = 0, VMX_VCPU_DONE = 1, VMX_VCPU_IDLE = 2 };
 
 struct vmx_vcpu {
   /* Set by the owner before vmx_vcpu_spawn. */
@@ -39,13 +41,24 @@ struct vmx_vcpu {
   /* Loop thread, optional: once the actor has ended (DONE, VCPU_STOP, or
    * the loop shut down); the runtime no longer touches v. */
   void (*on_end)(vmx_vcpu_t *v, int reason);
+  /* Optional: runs the cpu (default vmx_rv_cpu_run; system mode passes
+   * vmx_rv_cpu_run_sys). */
+  vmx_rv_exit_t (*run)(vmx_rv_cpu_t *cpu);
+  /* Loop thread, optional: a message that is not a VCPU_* control message
+   * (interrupt lines, timers). Returns 0 or a negative code (the actor
+   * then fails). */
+  int (*on_message)(vmx_vcpu_t *v, const vmx_msg_t *msg);
   void *arg;
+  /* The actor context while the vCPU handles a message or runs a slice
+   * (for sends and asks from on_exit, on_message and the cpu's hooks);
+   * NULL otherwise. */
+  vmx_actor_ctx_t *ctx;
 
   /* Private. */
   vmx_loop_t *loop;
   vmx_addr_t addr;
   vmx_bus_sender_t self_sender;
-  bool paused, started, stopping, run_queued;
+  bool paused, started, stopping, run_queued, idle;
   struct vmx_vcpu_rec *rec;
 };
 

@@ -23,7 +23,79 @@ typedef enum {
   VMX_RV_EXIT_FAULT,    /* pc is the instruction; see fault_* */
   VMX_RV_EXIT_LIMIT,    /* icount reached icount_limit */
   VMX_RV_EXIT_REQUEST,  /* exit_request was set */
+  VMX_RV_EXIT_WFI,      /* system mode: wfi with nothing pending; pc is past it */
 } vmx_rv_exit_t;
+
+/* Bits of exit_request. Other threads set EXIT; the cpu sets IRQ on itself
+ * when something it did may have made an interrupt deliverable. */
+enum { VMX_RV_REQ_EXIT = 1, VMX_RV_REQ_IRQ = 2 };
+
+/* Privilege levels. */
+enum { VMX_RV_PRIV_U = 0, VMX_RV_PRIV_S = 1, VMX_RV_PRIV_M = 3 };
+
+/* A system-mode TLB entry. The host address of virtual address va is
+ * va + addend when the entry's tag for the access kind equals va's page
+ * number shifted back (va & ~0xfff); tags carry VMX_RV_TLB_INVALID or
+ * VMX_RV_TLB_IO in their low bits so that the compare fails and the slow
+ * path runs. Aligned accesses need one compare: (va & (~0xfff | (size-1))). */
+typedef struct vmx_rv_tlb_entry {
+  uint64_t tag_r, tag_w, tag_x;
+  uintptr_t addend;
+  uint64_t pa;                  /* guest-physical page address */
+} vmx_rv_tlb_entry_t;
+
+#define VMX_RV_TLB_SIZE 256
+#define VMX_RV_TLB_INVALID ((uint64_t)1 << 10)
+#define VMX_RV_TLB_IO ((uint64_t)1 << 11)
+
+/* Translation regimes, one TLB each: U, S, and M (M is bare unless MPRV
+ * makes data accesses use MPP's regime). */
+enum { VMX_RV_MMU_U, VMX_RV_MMU_S, VMX_RV_MMU_M, VMX_RV_MMU_COUNT };
+
+struct vmx_rv_cpu;
+
+/* What a machine provides to its harts (system mode). */
+typedef struct vmx_rv_machine_ops {
+  /* Device access at guest-physical pa (not RAM). Return false for an
+   * access fault. May block (the device answers by message). */
+  bool (*mmio_read)(void *machine, struct vmx_rv_cpu *cpu, uint64_t pa, unsigned size,
+                    uint64_t *val);
+  bool (*mmio_write)(void *machine, struct vmx_rv_cpu *cpu, uint64_t pa, unsigned size,
+                     uint64_t val);
+  /* mtime, for the time CSR and Sstc. */
+  uint64_t (*mtime)(void *machine);
+  /* The hart's stimecmp changed (Sstc): wake it at that mtime. */
+  void (*timer_changed)(void *machine, struct vmx_rv_cpu *cpu, uint64_t stimecmp);
+} vmx_rv_machine_ops_t;
+
+/* System-mode state of a hart (privileged spec names). */
+typedef struct vmx_rv_sys {
+  /* The guest-physical memory map: RAM at [ram_base, ram_base+ram_size)
+   * at host address ram, with one RAM page (watch_pa, or ~0) whose stores
+   * go through mmio_write as well (HTIF's tohost). Everything else is
+   * mmio. */
+  uint8_t *ram;
+  uint64_t ram_base, ram_size;
+  uint64_t watch_pa;
+  const vmx_rv_machine_ops_t *ops;
+  void *machine;
+
+  unsigned priv;
+  unsigned mmu_fetch, mmu_data;  /* TLB regime for fetches and for data */
+  uint64_t mhartid;
+  uint64_t mstatus, misa, medeleg, mideleg, mie, mip, mtvec, mscratch, mepc, mcause, mtval;
+  uint64_t mcounteren, mcountinhibit, menvcfg;
+  uint64_t stvec, sscratch, sepc, scause, stval, scounteren, senvcfg, satp, stimecmp;
+  uint64_t pmpcfg[16], pmpaddr[64];
+  uint64_t mcycle_off, minstret_off; /* written value minus icount */
+  uint64_t ext_mip;              /* interrupt lines from devices: MEIP SEIP MTIP MSIP */
+
+  /* A trap raised by a helper: cause and tval. */
+  uint64_t trap_cause, trap_tval;
+  bool tlb_super;                /* the TLB holds pieces of a superpage */
+
+  vmx_rv_tlb_entry_t tlb[VMX_RV_MMU_COUNT][VMX_RV_TLB_SIZE];
+} vmx_rv_sys_t;
 
 /* The access that faulted (VMX_RV_EXIT_FAULT). */
 typedef enum {
@@ -83,6 +155,9 @@ typedef struct vmx_rv_cpu {
 
   void *opaque;                 /* owner (the Linux thread, the machine) */
 
+  /* System mode (vmx_rv_cpu_run_sys); NULL in user mode. */
+  vmx_rv_sys_t *sys;
+
   /* Optional: asked once per decoded block (and page) whether guest code
    * may be fetched at addr; returns 0, or the si_code of the fault
    * (SEGV_MAPERR, SEGV_ACCERR) to report. NULL: all memory executable. */
@@ -114,6 +189,10 @@ void vmx_rv_cpu_close(vmx_rv_cpu_t *cpu);
  * guest memory must be routed to vmx_rv_cpu_host_fault() by the process's
  * SIGSEGV/SIGBUS handler. */
 vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu);
+
+/* Runs guest code in system mode (cpu->sys set up by vmx_rv_sys_init):
+ * traps are taken inside; returns on REQUEST, LIMIT or WFI. */
+vmx_rv_exit_t vmx_rv_cpu_run_sys(vmx_rv_cpu_t *cpu);
 
 /* Called from a host SIGSEGV/SIGBUS handler on any thread. When the fault is
  * a guest memory access of the cpu this thread is running, it does not

@@ -18,6 +18,10 @@
 typedef struct vmx_rv_block {
   uint64_t pc;                     /* guest address of the first instruction */
   uint64_t end_pc;                 /* address after the last instruction */
+  uint64_t pa;                     /* system mode: physical address of pc (else pc) */
+  uint64_t pa2;                    /* physical page of an instruction's second half
+                                      on the next page, or UINT64_MAX */
+  uint8_t priv;                    /* privilege the block was built for */
   struct vmx_rv_block *chain[2];   /* successor cache: [0] taken/target, [1] fall-through */
   struct vmx_rv_block *hash_next;  /* bucket chain in the block cache */
   uint32_t n;                      /* instructions, not counting the marker */

@@ -1,0 +1,1117 @@
+/* The RISC-V `virt` machine: options, RAM, boot images, harts and device
+ * actors, the console, and the end of the run.
+ *
+ * Threads: one loop per hart (its vCPU actor runs guest code in slices
+ * and is kicked by any message to its loop), and one device loop holding
+ * the device actors (uart, plic, clint, syscon, htif), their host timers
+ * and the console's stdin. A hart reaches a device by message: a read is
+ * an ask answered with MMIO_DATA, a write is posted (MMIO_WRITE), so later
+ * accesses of the same hart arrive after it. Devices raise interrupt lines
+ * by IRQ_LINE to the PLIC and HART_IRQ to harts. The main thread only sets
+ * up, waits for the end (POWER, Ctrl-A X, a failed hart) and tears down.
+ */
+#include "machine/virt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "actors/actor.h"
+#include "actors/sched.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "bus/bus.h"
+#include "cpu/riscv/cpu.h"
+#include "cpu/riscv/priv.h"
+#include "devices/aclint.h"
+#include "devices/htif.h"
+#include "devices/plic.h"
+#include "devices/syscon.h"
+#include "devices/uart16550.h"
+#include "linux/vcpu.h"
+#include "machine/boot.h"
+#include "machine/fdt.h"
+
+#define MiB ((uint64_t)1 << 20)
+#define GUARD ((size_t)64 << 10)
+#define ASK_TIMEOUT_NS UINT64_C(10000000000)
+
+typedef struct vmx_virt vmx_virt_t;
+
+typedef struct hart {
+  vmx_rv_cpu_t cpu;
+  vmx_rv_sys_t sys;
+  vmx_vcpu_t vcpu;
+  vmx_virt_t *m;
+  unsigned index;
+  vmx_loop_t *loop;
+} hart_t;
+
+/* A device's MMIO range and the actor that owns it. */
+typedef struct region {
+  uint64_t base, size;
+  vmx_addr_t actor;
+  const char *name;
+} region_t;
+
+typedef struct options {
+  uint64_t ram_size;
+  unsigned smp;
+  const char *bios, *kernel, *initrd, *append;
+} options_t;
+
+struct vmx_virt {
+  options_t opt;
+  uint8_t *map;
+  size_t map_len;
+  uint8_t *ram;
+  uint64_t ram_size;
+  unsigned nharts;
+  hart_t *harts[VMX_VIRT_MAX_HARTS];
+  uint64_t entry, fdt_addr, info_addr;
+
+  vmx_sched_t *sched;
+  vmx_bus_t *bus;
+  vmx_loop_t *dev_loop;
+  vmx_bus_sender_t dev_sender; /* device-loop code outside a receive */
+  region_t regions[8];
+  unsigned nregions;
+  uint64_t tohost, fromhost;
+
+  /* Device state: touched only on the device loop. */
+  vmx_addr_t uart_a, plic_a, clint_a, syscon_a, htif_a;
+  vmx_uart16550_t uart;
+  vmx_plic_t plic;
+  vmx_aclint_t clint;
+  vmx_syscon_t syscon;
+  vmx_htif_t htif;
+  uint64_t t0_ns;
+  uv_timer_t mtimer[VMX_VIRT_MAX_HARTS], stimer[VMX_VIRT_MAX_HARTS];
+  uint64_t sdeadline[VMX_VIRT_MAX_HARTS];
+  bool timers_ready;
+
+  /* Console. */
+  uint8_t out[4096];
+  size_t out_len;
+  uint8_t in[4096];
+  size_t in_len;
+  uv_poll_t stdin_poll;
+  bool stdin_polling, stdin_eof, escape;
+  bool tty_raw;
+  struct termios tty_saved;
+
+  /* The end of the run. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  int exit_code;
+};
+
+/* ------------------------------------------------------------ the end */
+
+static void machine_finish(vmx_virt_t *m, int code) {
+  pthread_mutex_lock(&m->lock);
+  if (!m->done) {
+    m->done = true;
+    m->exit_code = code;
+    pthread_cond_signal(&m->cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* ------------------------------------------------------------ time */
+
+/* mtime: 10 MHz ticks of the host's monotonic clock since the machine
+ * started. Any thread. */
+static uint64_t machine_now(void *arg) {
+  vmx_virt_t *m = arg;
+  return (vmx_clock_ns(CLOCK_MONOTONIC) - m->t0_ns) / 100u;
+}
+
+static uint64_t hart_mtime(void *machine) {
+  vmx_virt_t *m = machine;
+  return vmx_aclint_mtime(&m->clint);
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* A message from device-loop code (a device model's callback or a host
+ * timer) to dst. */
+static void dev_send(vmx_virt_t *m, vmx_addr_t dst, vmx_msg_t *msg) {
+  int rc = vmx_bus_send_wait(&m->dev_sender, dst, msg, ASK_TIMEOUT_NS);
+  if (rc)
+    vmx_log_error("virt: lost a %s message: %s", vmx_msg_schema(msg->env.type)->name,
+                  vmx_strerror(rc));
+}
+
+static void hart_lines(vmx_virt_t *m, unsigned hart, uint64_t set, uint64_t clear) {
+  if (hart >= m->nharts)
+    return;
+  vmx_msg_t msg = VMX_MSG_INIT(HART_IRQ);
+  msg.body.hart_irq.set = set;
+  msg.body.hart_irq.clear = clear;
+  dev_send(m, m->harts[hart]->vcpu.addr, &msg);
+}
+
+/* ------------------------------------------------------------ console */
+
+static void console_flush(vmx_virt_t *m) {
+  size_t off = 0;
+  while (off < m->out_len) {
+    ssize_t n = write(STDOUT_FILENO, m->out + off, m->out_len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* stdout is gone: drop the output, keep the guest running */
+    off += (size_t)n;
+  }
+  m->out_len = 0;
+}
+
+static void console_put(vmx_virt_t *m, uint8_t byte) {
+  if (m->out_len == sizeof m->out)
+    console_flush(m);
+  m->out[m->out_len++] = byte;
+}
+
+static void tty_restore(vmx_virt_t *m) {
+  if (m->tty_raw) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &m->tty_saved);
+    m->tty_raw = false;
+  }
+}
+
+static void tty_raw(vmx_virt_t *m) {
+  if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &m->tty_saved))
+    return;
+  struct termios t = m->tty_saved;
+  /* As QEMU's stdio: raw input (Ctrl-C goes to the guest), output
+   * post-processing kept. */
+  t.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+  t.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+  t.c_cflag &= ~(unsigned)(CSIZE | PARENB);
+  t.c_cflag |= CS8;
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+    m->tty_raw = true;
+}
+
+/* Moves typed bytes into the UART's FIFO while it has room. */
+static void console_feed(vmx_virt_t *m) {
+  if (!m->in_len)
+    return;
+  size_t n = vmx_uart16550_rx(&m->uart, m->in, m->in_len);
+  memmove(m->in, m->in + n, m->in_len - n);
+  m->in_len -= n;
+}
+
+static void stdin_poll_cb(uv_poll_t *h, int status, int events);
+
+static void stdin_poll_update(vmx_virt_t *m) {
+  if (!m->stdin_eof && m->in_len < sizeof m->in / 2) {
+    if (!m->stdin_polling && uv_poll_start(&m->stdin_poll, UV_READABLE, stdin_poll_cb) == 0)
+      m->stdin_polling = true;
+  } else if (m->stdin_polling) {
+    uv_poll_stop(&m->stdin_poll);
+    m->stdin_polling = false;
+  }
+}
+
+/* Console input with QEMU's escapes: Ctrl-A X quits, Ctrl-A H helps,
+ * Ctrl-A Ctrl-A sends one Ctrl-A. Device loop. */
+static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = buf[i];
+    if (m->escape) {
+      m->escape = false;
+      if (c == 'x' || c == 'X') {
+        console_flush(m);
+        fprintf(stderr, "vmx: terminated (Ctrl-A X)\r\n");
+        machine_finish(m, 0);
+        return;
+      }
+      if (c == 'h' || c == 'H') {
+        fprintf(stderr, "\r\nC-a h    print this help\r\nC-a x    exit vmx\r\n"
+                        "C-a C-a  send C-a\r\n");
+        continue;
+      }
+      if (c != 1)
+        continue;
+    } else if (c == 1) {
+      m->escape = true;
+      continue;
+    }
+    if (m->in_len < sizeof m->in)
+      m->in[m->in_len++] = c;
+  }
+  if (m->in_len) {
+    /* To the UART actor, which feeds its FIFO. */
+    vmx_msg_t msg = VMX_MSG_INIT(CONSOLE_IN);
+    msg.body.console_in.count = 0;
+    dev_send(m, m->uart_a, &msg);
+  }
+}
+
+static void stdin_poll_cb(uv_poll_t *h, int status, int events) {
+  vmx_virt_t *m = h->data;
+  (void)events;
+  uint8_t buf[256];
+  ssize_t n = status < 0 ? 0 : read(STDIN_FILENO, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0) {
+    m->stdin_eof = true;
+    stdin_poll_update(m);
+    return;
+  }
+  console_input(m, buf, (size_t)n);
+  stdin_poll_update(m);
+}
+
+/* Starts reading stdin on the device loop (a pipe or a terminal; other
+ * kinds of stdin, such as /dev/null or a file, give no input). */
+static void console_start(vmx_virt_t *m, uv_loop_t *uv) {
+  m->stdin_poll.data = m;
+  if (uv_poll_init(uv, &m->stdin_poll, STDIN_FILENO) != 0) {
+    m->stdin_eof = true;
+    return;
+  }
+  stdin_poll_update(m);
+}
+
+/* ------------------------------------------------------------ UART actor */
+
+static void uart_tx(void *arg, uint8_t byte) { console_put(arg, byte); }
+
+static void uart_irq(void *arg, bool level) {
+  vmx_virt_t *m = arg;
+  vmx_msg_t msg = VMX_MSG_INIT(IRQ_LINE);
+  msg.body.irq_line.line = VMX_VIRT_UART0_IRQ;
+  msg.body.irq_line.level = level;
+  dev_send(m, m->plic_a, &msg);
+}
+
+/* Answers an MMIO_READ with value. */
+static int mmio_reply(vmx_actor_ctx_t *ctx, uint64_t value, bool ok) {
+  vmx_msg_t r = VMX_MSG_INIT(MMIO_DATA);
+  r.body.mmio_data.value = value;
+  r.body.mmio_data.ok = ok;
+  return vmx_actor_reply(ctx, &r);
+}
+
+static bool mmio_size_ok(uint32_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+
+static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  int rc = 0;
+  switch (msg->env.type) {
+  case VMX_MSG_MMIO_READ: {
+    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+    bool ok = mmio_size_ok(r->size);
+    uint64_t v = ok ? vmx_uart16550_read(&m->uart, r->offset, r->size) : 0;
+    rc = mmio_reply(ctx, v, ok);
+    break;
+  }
+  case VMX_MSG_MMIO_WRITE: {
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size))
+      vmx_uart16550_write(&m->uart, w->offset, w->size, w->value);
+    break;
+  }
+  case VMX_MSG_CONSOLE_IN:
+    break;
+  default:
+    return 0;
+  }
+  console_feed(m);
+  stdin_poll_update(m);
+  console_flush(m);
+  return rc;
+}
+
+/* ------------------------------------------------------------ PLIC actor */
+
+static void plic_eip(void *arg, unsigned ctx, bool level) {
+  uint64_t bit = VMX_RV_MIP(ctx & 1 ? VMX_RV_IRQ_SEI : VMX_RV_IRQ_MEI);
+  hart_lines(arg, ctx / 2, level ? bit : 0, level ? 0 : bit);
+}
+
+static int plic_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  switch (msg->env.type) {
+  case VMX_MSG_MMIO_READ: {
+    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+    bool ok = mmio_size_ok(r->size);
+    return mmio_reply(ctx, ok ? vmx_plic_read(&m->plic, r->offset, r->size) : 0, ok);
+  }
+  case VMX_MSG_MMIO_WRITE: {
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size))
+      vmx_plic_write(&m->plic, w->offset, w->size, w->value);
+    return 0;
+  }
+  case VMX_MSG_IRQ_LINE:
+    if (msg->body.irq_line.line < VMX_PLIC_SOURCES)
+      vmx_plic_set_irq(&m->plic, msg->body.irq_line.line, msg->body.irq_line.level);
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* ------------------------------------------------------------ CLINT actor */
+
+static void clint_msip(void *arg, unsigned hart, bool level) {
+  uint64_t bit = VMX_RV_MIP(VMX_RV_IRQ_MSI);
+  hart_lines(arg, hart, level ? bit : 0, level ? 0 : bit);
+}
+
+static void clint_mtip(void *arg, unsigned hart, bool level) {
+  uint64_t bit = VMX_RV_MIP(VMX_RV_IRQ_MTI);
+  hart_lines(arg, hart, level ? bit : 0, level ? 0 : bit);
+}
+
+/* Arms a host timer for mtime value deadline (rounded up to the next
+ * millisecond: the callbacks check the time again and re-arm if early). */
+static void timer_arm(vmx_virt_t *m, uv_timer_t *t, uint64_t deadline, uv_timer_cb cb) {
+  uv_timer_stop(t);
+  if (deadline == UINT64_MAX)
+    return;
+  uint64_t now = machine_now(m);
+  uint64_t ms = deadline > now ? (deadline - now + 9999) / 10000 : 0;
+  uv_timer_start(t, cb, ms, 0);
+}
+
+static void mtimer_cb(uv_timer_t *t) {
+  vmx_virt_t *m = t->data;
+  vmx_aclint_tick(&m->clint); /* raises MTIP, or re-arms an early timer */
+}
+
+static void clint_armed(void *arg, unsigned hart, uint64_t deadline) {
+  vmx_virt_t *m = arg;
+  if (hart < m->nharts && m->timers_ready)
+    timer_arm(m, &m->mtimer[hart], deadline == VMX_ACLINT_DISARMED ? UINT64_MAX : deadline,
+              mtimer_cb);
+}
+
+static void stimer_cb(uv_timer_t *t) {
+  vmx_virt_t *m = t->data;
+  unsigned hart = (unsigned)(t - m->stimer);
+  uint64_t deadline = m->sdeadline[hart];
+  if (machine_now(m) < deadline) {
+    timer_arm(m, t, deadline, stimer_cb);
+    return;
+  }
+  hart_lines(m, hart, 0, 0); /* the hart sees STIP from its own stimecmp */
+}
+
+static void timers_init(vmx_virt_t *m, uv_loop_t *uv) {
+  for (unsigned i = 0; i < m->nharts; i++) {
+    uv_timer_init(uv, &m->mtimer[i]);
+    uv_timer_init(uv, &m->stimer[i]);
+    m->mtimer[i].data = m->stimer[i].data = m;
+    m->sdeadline[i] = UINT64_MAX;
+  }
+  m->timers_ready = true;
+}
+
+static void timers_close(vmx_virt_t *m) {
+  if (!m->timers_ready)
+    return;
+  for (unsigned i = 0; i < m->nharts; i++) {
+    uv_close((uv_handle_t *)&m->mtimer[i], NULL);
+    uv_close((uv_handle_t *)&m->stimer[i], NULL);
+  }
+  m->timers_ready = false;
+}
+
+static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  if (!m->timers_ready)
+    timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  switch (msg->env.type) {
+  case VMX_MSG_MMIO_READ: {
+    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+    bool ok = mmio_size_ok(r->size);
+    return mmio_reply(ctx, ok ? vmx_aclint_read(&m->clint, r->offset, r->size) : 0, ok);
+  }
+  case VMX_MSG_MMIO_WRITE: {
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size))
+      vmx_aclint_write(&m->clint, w->offset, w->size, w->value);
+    return 0;
+  }
+  case VMX_MSG_TIMER_SET: {
+    unsigned hart = msg->body.timer_set.hart;
+    if (hart < m->nharts) {
+      m->sdeadline[hart] = msg->body.timer_set.deadline;
+      timer_arm(m, &m->stimer[hart], m->sdeadline[hart], stimer_cb);
+    }
+    return 0;
+  }
+  default:
+    return 0;
+  }
+}
+
+/* ------------------------------------------------------------ syscon, HTIF */
+
+static void syscon_event(void *arg, vmx_syscon_event_t ev, int code) {
+  vmx_virt_t *m = arg;
+  console_flush(m);
+  if (ev == VMX_SYSCON_RESET)
+    vmx_log_error("the guest asked for a reset: vmx ends the run (reset is not supported yet)");
+  machine_finish(m, ev == VMX_SYSCON_RESET ? 0 : code);
+}
+
+static int syscon_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  switch (msg->env.type) {
+  case VMX_MSG_MMIO_READ: {
+    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+    bool ok = mmio_size_ok(r->size);
+    return mmio_reply(ctx, ok ? vmx_syscon_read(&m->syscon, r->offset, r->size) : 0, ok);
+  }
+  case VMX_MSG_MMIO_WRITE: {
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size))
+      vmx_syscon_write(&m->syscon, w->offset, w->size, w->value);
+    return 0;
+  }
+  default:
+    return 0;
+  }
+}
+
+static bool ram_range(vmx_virt_t *m, uint64_t pa, size_t len, uint8_t **p) {
+  if (pa < VMX_VIRT_DRAM_BASE || pa - VMX_VIRT_DRAM_BASE > m->ram_size ||
+      len > m->ram_size - (pa - VMX_VIRT_DRAM_BASE))
+    return false;
+  *p = m->ram + (pa - VMX_VIRT_DRAM_BASE);
+  return true;
+}
+
+static bool htif_mem_read(void *arg, uint64_t pa, void *buf, size_t len) {
+  uint8_t *p;
+  if (!ram_range(arg, pa, len, &p))
+    return false;
+  memcpy(buf, p, len);
+  return true;
+}
+
+static bool htif_mem_write(void *arg, uint64_t pa, const void *buf, size_t len) {
+  uint8_t *p;
+  if (!ram_range(arg, pa, len, &p))
+    return false;
+  memcpy(p, buf, len);
+  return true;
+}
+
+static void htif_console(void *arg, uint8_t byte) { console_put(arg, byte); }
+
+static void htif_exit(void *arg, int code) {
+  vmx_virt_t *m = arg;
+  console_flush(m);
+  machine_finish(m, code);
+}
+
+static int htif_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  (void)ctx;
+  if (msg->env.type == VMX_MSG_MMIO_WRITE) {
+    vmx_htif_store(&m->htif, msg->body.mmio_write.offset, msg->body.mmio_write.size);
+    console_flush(m);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ harts */
+
+static const region_t *region_find(const vmx_virt_t *m, uint64_t pa, unsigned size) {
+  for (unsigned i = 0; i < m->nregions; i++) {
+    const region_t *r = &m->regions[i];
+    if (pa >= r->base && pa - r->base < r->size && size <= r->size - (pa - r->base))
+      return r;
+  }
+  return NULL;
+}
+
+static bool hart_mmio_read(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsigned size,
+                           uint64_t *val) {
+  vmx_virt_t *m = machine;
+  hart_t *h = cpu->opaque;
+  const region_t *r = region_find(m, pa, size);
+  if (!r || !h->vcpu.ctx)
+    return false;
+  vmx_msg_t req = VMX_MSG_INIT(MMIO_READ), reply;
+  req.body.mmio_read.offset = pa - r->base;
+  req.body.mmio_read.size = size;
+  int rc = vmx_actor_ask(h->vcpu.ctx, r->actor, &req, &reply, ASK_TIMEOUT_NS);
+  if (rc || reply.env.type != VMX_MSG_MMIO_DATA) {
+    vmx_log_error("hart %u: read of %s at 0x%" PRIx64 " got no answer: %s", h->index, r->name,
+                  pa, vmx_strerror(rc ? rc : VMX_EIO));
+    return false;
+  }
+  *val = reply.body.mmio_data.value;
+  return reply.body.mmio_data.ok;
+}
+
+static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsigned size,
+                            uint64_t val) {
+  vmx_virt_t *m = machine;
+  hart_t *h = cpu->opaque;
+  vmx_addr_t dst;
+  uint64_t off;
+  if (m->htif_a != VMX_ADDR_NONE && (pa >> 12) == (m->tohost >> 12)) {
+    /* The watched RAM page: the store is in RAM already. */
+    if (pa + size <= m->tohost || pa >= m->tohost + 8)
+      return true;
+    dst = m->htif_a;
+    off = pa;
+  } else {
+    const region_t *r = region_find(m, pa, size);
+    if (!r)
+      return false;
+    dst = r->actor;
+    off = pa - r->base;
+  }
+  if (!h->vcpu.ctx)
+    return false;
+  vmx_msg_t msg = VMX_MSG_INIT(MMIO_WRITE);
+  msg.body.mmio_write.offset = off;
+  msg.body.mmio_write.size = size;
+  msg.body.mmio_write.value = val;
+  int rc;
+  for (unsigned tries = 0; (rc = vmx_actor_send(h->vcpu.ctx, dst, &msg)) == VMX_EAGAIN &&
+                           tries < 100000; tries++)
+    vmx_clock_sleep_ns(10000); /* the device loop is behind: wait for room */
+  if (rc)
+    vmx_log_error("hart %u: write to 0x%" PRIx64 " lost: %s", h->index, pa, vmx_strerror(rc));
+  return true;
+}
+
+static void hart_timer_changed(void *machine, vmx_rv_cpu_t *cpu, uint64_t stimecmp) {
+  vmx_virt_t *m = machine;
+  hart_t *h = cpu->opaque;
+  if (!h->vcpu.ctx)
+    return;
+  vmx_msg_t msg = VMX_MSG_INIT(TIMER_SET);
+  msg.body.timer_set.hart = h->index;
+  msg.body.timer_set.deadline = stimecmp;
+  if (vmx_actor_send(h->vcpu.ctx, m->clint_a, &msg))
+    vmx_log_error("hart %u: timer update lost", h->index);
+}
+
+static const vmx_rv_machine_ops_t hart_ops = {
+    .mmio_read = hart_mmio_read,
+    .mmio_write = hart_mmio_write,
+    .mtime = hart_mtime,
+    .timer_changed = hart_timer_changed,
+};
+
+static int hart_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
+  switch (why) {
+  case VMX_RV_EXIT_WFI: return VMX_VCPU_IDLE;
+  case VMX_RV_EXIT_REQUEST:
+  case VMX_RV_EXIT_LIMIT: return VMX_VCPU_CONTINUE;
+  default: {
+    hart_t *h = v->arg;
+    vmx_log_error("hart %u: unexpected exit %d at pc 0x%" PRIx64, h->index, (int)why,
+                  h->cpu.pc);
+    machine_finish(h->m, 1);
+    return VMX_VCPU_DONE;
+  }
+  }
+}
+
+static int hart_on_message(vmx_vcpu_t *v, const vmx_msg_t *msg) {
+  hart_t *h = v->arg;
+  if (msg->env.type == VMX_MSG_HART_IRQ)
+    vmx_rv_sys_set_lines(&h->cpu, msg->body.hart_irq.set, msg->body.hart_irq.clear);
+  return 0;
+}
+
+static void hart_thread_start(vmx_loop_t *loop, void *arg) {
+  hart_t *h = arg;
+  vmx_sched_error_t err;
+  unsigned pu;
+  if (h->m->sched && vmx_sched_pin_loop(h->m->sched, h->index, &pu, &err))
+    vmx_log_debug("hart loop %s not pinned: %s", vmx_loop_name(loop), err.text);
+}
+
+static void dev_thread_start(vmx_loop_t *loop, void *arg) {
+  vmx_virt_t *m = arg;
+  vmx_sched_error_t err;
+  unsigned pu;
+  if (m->sched && vmx_sched_pin_loop(m->sched, m->nharts, &pu, &err))
+    vmx_log_debug("device loop %s not pinned: %s", vmx_loop_name(loop), err.text);
+}
+
+/* ------------------------------------------------------------ options */
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: vmx -M virt [OPTIONS]\n"
+          "\n"
+          "Boots a RISC-V 64 `virt` machine (as QEMU's) with its console on stdio.\n"
+          "\n"
+          "  -M virt           the machine (the only one so far)\n"
+          "  -m SIZE           RAM (default 128M; suffixes K, M, G; plain numbers are MiB)\n"
+          "  -smp N            harts, 1 to %u (default 1)\n"
+          "  -bios FILE|none   M-mode firmware (default %s);\n"
+          "                    none: -kernel is a bare-metal ELF run in M-mode\n"
+          "  -kernel FILE      a RISC-V Linux Image or a RISC-V ELF\n"
+          "  -initrd FILE      initial ramdisk for Linux\n"
+          "  -append CMDLINE   kernel command line\n"
+          "  -nographic        accepted for QEMU compatibility (the console is always stdio)\n"
+          "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
+          "\n"
+          "Console: Ctrl-A X quits, Ctrl-A H lists the escapes. The exit status is 0 after a\n"
+          "guest power-off, or the code the guest passed to the test device or HTIF.\n",
+          VMX_VIRT_MAX_HARTS, VMX_VIRT_DEFAULT_BIOS);
+}
+
+static bool parse_size(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s)
+    return false;
+  uint64_t mul = MiB;
+  if (*end) {
+    switch (*end) {
+    case 'k': case 'K': mul = 1024; break;
+    case 'm': case 'M': mul = MiB; break;
+    case 'g': case 'G': mul = MiB * 1024; break;
+    default: return false;
+    }
+    if (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+      return false;
+  }
+  if (v > UINT64_MAX / mul)
+    return false;
+  *out = v * mul;
+  return true;
+}
+
+/* Returns 0, 1 (error, reported) or 2 (help shown). */
+static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *so) {
+  o->ram_size = 128 * MiB;
+  o->smp = 1;
+  o->bios = VMX_VIRT_DEFAULT_BIOS;
+  bool machine = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help")) {
+      usage(stdout);
+      return 2;
+    }
+    if (!strcmp(a, "-nographic"))
+      continue;
+    int src = vmx_sched_opts_arg(so, argc, argv, &i, NULL);
+    if (src < 0)
+      return 1;
+    if (src > 0)
+      continue;
+    if (!val) {
+      vmx_log_error("%s: missing value (try 'vmx -M virt --help')", a);
+      return 1;
+    }
+    i++;
+    if (!strcmp(a, "-M") || !strcmp(a, "-machine")) {
+      if (strcmp(val, "virt")) {
+        vmx_log_error("-M %s: unknown machine (vmx has 'virt')", val);
+        return 1;
+      }
+      machine = true;
+    } else if (!strcmp(a, "-m")) {
+      if (!parse_size(val, &o->ram_size) || o->ram_size < 16 * MiB ||
+          o->ram_size > (uint64_t)64 << 30 || (o->ram_size & (MiB - 1))) {
+        vmx_log_error("-m %s: RAM must be a whole number of MiB from 16M to 64G", val);
+        return 1;
+      }
+    } else if (!strcmp(a, "-smp")) {
+      char *end;
+      unsigned long n = strtoul(val, &end, 10);
+      if (*end || n < 1 || n > VMX_VIRT_MAX_HARTS) {
+        vmx_log_error("-smp %s: the number of harts must be 1 to %u", val, VMX_VIRT_MAX_HARTS);
+        return 1;
+      }
+      o->smp = (unsigned)n;
+    } else if (!strcmp(a, "-bios")) {
+      o->bios = strcmp(val, "none") ? val : NULL;
+    } else if (!strcmp(a, "-kernel")) {
+      o->kernel = val;
+    } else if (!strcmp(a, "-initrd")) {
+      o->initrd = val;
+    } else if (!strcmp(a, "-append")) {
+      o->append = val;
+    } else if (!strcmp(a, "-display")) {
+      if (strcmp(val, "none")) {
+        vmx_log_error("-display %s: vmx has no display yet (use -display none)", val);
+        return 1;
+      }
+    } else {
+      vmx_log_error("unknown option '%s' (try 'vmx -M virt --help')", a);
+      return 1;
+    }
+  }
+  if (!machine) {
+    vmx_log_error("no machine: give -M virt (try 'vmx -M virt --help')");
+    return 1;
+  }
+  if (!o->kernel && !o->bios) {
+    vmx_log_error("nothing to run: give -kernel (a bare-metal ELF with -bios none)");
+    return 1;
+  }
+  if (!o->kernel && (o->initrd || o->append)) {
+    vmx_log_error("-initrd and -append need -kernel");
+    return 1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int ram_map(vmx_virt_t *m) {
+  m->map_len = m->ram_size + 2 * GUARD;
+  m->map = mmap(NULL, m->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m->map == MAP_FAILED) {
+    m->map = NULL;
+    return VMX_ENOMEM;
+  }
+  m->ram = m->map + GUARD;
+  if (mprotect(m->ram, m->ram_size, PROT_READ | PROT_WRITE)) {
+    munmap(m->map, m->map_len);
+    m->map = NULL;
+    return VMX_ENOMEM;
+  }
+  madvise(m->ram, m->ram_size, MADV_HUGEPAGE);
+  return 0;
+}
+
+/* Loads firmware, kernel, initrd and the device tree; sets the entry. */
+static int load_images(vmx_virt_t *m) {
+  char err[512];
+  const uint64_t base = VMX_VIRT_DRAM_BASE;
+  vmx_boot_image_t fw = {0}, k = {0};
+  uint64_t kernel_addr = base;
+  int rc;
+  if (m->opt.bios) {
+    rc = vmx_boot_load_firmware(m->opt.bios, m->ram, base, m->ram_size, &fw, err, sizeof err);
+    if (rc)
+      goto fail;
+    kernel_addr = vmx_boot_kernel_addr(fw.end);
+    m->entry = fw.entry;
+    m->tohost = fw.tohost;
+    m->fromhost = fw.fromhost;
+  }
+  if (m->opt.kernel) {
+    rc = vmx_boot_load_kernel(m->opt.kernel, m->ram, base, m->ram_size, kernel_addr, &k, err,
+                              sizeof err);
+    if (rc)
+      goto fail;
+    if (!m->opt.bios) {
+      if (!k.elf) {
+        snprintf(err, sizeof err, "%s: -bios none runs a bare-metal ELF; a Linux Image needs "
+                                  "firmware (-bios)", m->opt.kernel);
+        rc = VMX_EINVAL;
+        goto fail;
+      }
+      m->entry = k.entry;
+      m->tohost = k.tohost;
+      m->fromhost = k.fromhost;
+    } else if (fw.end > k.start && k.end > fw.start) {
+      snprintf(err, sizeof err, "%s overlaps the firmware %s in RAM", m->opt.kernel, m->opt.bios);
+      rc = VMX_EINVAL;
+      goto fail;
+    }
+  }
+  vmx_fdt_config_t cfg;
+  vmx_fdt_config_virt(&cfg, m->ram_size, m->nharts);
+  cfg.bootargs = m->opt.append;
+  if (m->opt.initrd) {
+    rc = vmx_boot_load_initrd(m->opt.initrd, m->ram, base, m->ram_size, k.start, k.end,
+                              &cfg.initrd_start, &cfg.initrd_end, err, sizeof err);
+    if (rc)
+      goto fail;
+  }
+  void *fdt;
+  size_t fdt_size;
+  rc = vmx_fdt_build(&cfg, &fdt, &fdt_size, err, sizeof err);
+  if (rc)
+    goto fail;
+  rc = vmx_boot_place_fdt(m->ram, base, m->ram_size, fdt, fdt_size, &m->fdt_addr, err, sizeof err);
+  free(fdt);
+  if (rc)
+    goto fail;
+  if (cfg.initrd_end > m->fdt_addr) {
+    snprintf(err, sizeof err, "%s does not fit below the device tree in %" PRIu64 " MiB of RAM",
+             m->opt.initrd, m->ram_size / MiB);
+    rc = VMX_ENOSPACE;
+    goto fail;
+  }
+  if (m->opt.bios) {
+    m->info_addr = vmx_boot_fw_dynamic_info_addr(m->fdt_addr);
+    rc = vmx_boot_fw_dynamic_info(m->ram, base, m->ram_size, m->info_addr,
+                                  m->opt.kernel ? kernel_addr : 0, VMX_BOOT_NEXT_MODE_S, 0, err,
+                                  sizeof err);
+    if (rc)
+      goto fail;
+  }
+  return 0;
+fail:
+  vmx_log_error("%s", err);
+  return rc;
+}
+
+static int add_region(vmx_virt_t *m, const char *name, uint64_t base, uint64_t size,
+                      vmx_actor_receive_fn receive, vmx_addr_t *addr) {
+  vmx_actor_def_t def = {.name = name, .receive = receive, .state = m, .mailbox_max = 4096};
+  int rc = vmx_actor_spawn(m->dev_loop, &def, addr);
+  if (rc)
+    return rc;
+  if (size)
+    m->regions[m->nregions++] = (region_t){base, size, *addr, name};
+  return 0;
+}
+
+static int devices_start(vmx_virt_t *m) {
+  vmx_uart16550_init(&m->uart, &(vmx_uart16550_io_t){uart_tx, uart_irq, m});
+  int rc = vmx_plic_init(&m->plic, m->nharts, &(vmx_plic_io_t){plic_eip, m});
+  if (!rc)
+    rc = vmx_aclint_init(&m->clint, m->nharts,
+                         &(vmx_aclint_io_t){machine_now, clint_msip, clint_mtip, clint_armed, m});
+  if (rc)
+    return rc;
+  vmx_syscon_init(&m->syscon, &(vmx_syscon_io_t){syscon_event, m});
+  m->htif_a = VMX_ADDR_NONE;
+  if ((rc = add_region(m, "uart", VMX_VIRT_UART0_BASE, VMX_UART16550_SIZE, uart_receive,
+                       &m->uart_a)) ||
+      (rc = add_region(m, "plic", VMX_VIRT_PLIC_BASE, vmx_plic_size(m->nharts), plic_receive,
+                       &m->plic_a)) ||
+      (rc = add_region(m, "clint", VMX_VIRT_CLINT_BASE, VMX_ACLINT_SIZE, clint_receive,
+                       &m->clint_a)) ||
+      (rc = add_region(m, "syscon", VMX_VIRT_TEST_BASE, VMX_SYSCON_SIZE, syscon_receive,
+                       &m->syscon_a)))
+    return rc;
+  if (m->tohost) {
+    vmx_htif_init(&m->htif, m->tohost, m->fromhost,
+                  &(vmx_htif_io_t){htif_mem_read, htif_mem_write, htif_console, htif_exit, m});
+    if ((rc = add_region(m, "htif", 0, 0, htif_receive, &m->htif_a)))
+      return rc;
+  }
+  return 0;
+}
+
+/* The console is set up on the device loop by an actor there. */
+static int console_actor(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  (void)msg;
+  console_start(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  return vmx_actor_stop(ctx, vmx_actor_self(ctx), 0);
+}
+
+static void dev_thread_exit(vmx_loop_t *loop, const vmx_loop_stats_t *stats, void *arg) {
+  vmx_virt_t *m = arg;
+  (void)loop;
+  (void)stats;
+  console_flush(m);
+  if (!m->stdin_eof || m->stdin_polling)
+    uv_close((uv_handle_t *)&m->stdin_poll, NULL);
+  timers_close(m);
+}
+
+static int harts_start(vmx_virt_t *m) {
+  for (unsigned i = 0; i < m->nharts; i++) {
+    hart_t *h = aligned_alloc(64, (sizeof *h + 63) & ~(size_t)63);
+    if (!h)
+      return VMX_ENOMEM;
+    memset(h, 0, sizeof *h);
+    m->harts[i] = h;
+    h->m = m;
+    h->index = i;
+    int rc = vmx_rv_cpu_init(&h->cpu, NULL, 0, NULL);
+    if (rc)
+      return rc;
+    h->cpu.opaque = h;
+    h->sys.ram = m->ram;
+    h->sys.ram_base = VMX_VIRT_DRAM_BASE;
+    h->sys.ram_size = m->ram_size;
+    h->sys.watch_pa = m->tohost ? m->tohost & ~(uint64_t)0xfff : UINT64_MAX;
+    h->sys.ops = &hart_ops;
+    h->sys.machine = m;
+    vmx_rv_sys_init(&h->cpu, &h->sys, i);
+    h->cpu.pc = m->entry;
+    h->cpu.x[10] = i;
+    h->cpu.x[11] = m->fdt_addr;
+    h->cpu.x[12] = m->info_addr;
+    char name[16];
+    snprintf(name, sizeof name, "hart%u", i);
+    vmx_loop_options_t lo = {
+        .name = name,
+        .ring_slots = 1023,
+        .max_actors = 4,
+        .on_thread_start = hart_thread_start,
+        .hook_arg = h,
+        .kick = (uint32_t *)&h->cpu.exit_request,
+    };
+    rc = vmx_loop_start(m->bus, &lo, &h->loop);
+    if (rc)
+      return rc;
+    h->vcpu.cpu = &h->cpu;
+    h->vcpu.run = vmx_rv_cpu_run_sys;
+    h->vcpu.on_exit = hart_on_exit;
+    h->vcpu.on_message = hart_on_message;
+    h->vcpu.arg = h;
+  }
+  /* Spawn them all paused-free only once every loop exists, so the first
+   * IPI of hart 0 finds hart 1. */
+  for (unsigned i = 0; i < m->nharts; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "hart%u", i);
+    int rc = vmx_vcpu_spawn(m->harts[i]->loop, &m->harts[i]->vcpu, name, true);
+    if (rc)
+      return rc;
+  }
+  for (unsigned i = 0; i < m->nharts; i++) {
+    vmx_msg_t msg = VMX_MSG_INIT(VCPU_RESUME);
+    int rc = vmx_bus_send_wait(&m->dev_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* A termination signal, seen by the main thread's wait. */
+static volatile sig_atomic_t vmx__virt_signal;
+
+static void on_fatal_signal(int sig) { vmx__virt_signal = sig; }
+
+int vmx_virt_main(int argc, char **argv) {
+  vmx_virt_t *m = calloc(1, sizeof *m);
+  if (!m) {
+    vmx_log_error("out of memory");
+    return 1;
+  }
+  vmx_sched_opts_t so = {0};
+  int rc = parse_options(argc, argv, &m->opt, &so);
+  if (rc) {
+    free(m);
+    return rc == 2 ? 0 : 1;
+  }
+  int status = 1;
+  m->ram_size = m->opt.ram_size;
+  m->nharts = m->opt.smp;
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_cond_init(&m->cond, NULL);
+  if (ram_map(m)) {
+    vmx_log_error("cannot allocate %" PRIu64 " MiB of guest RAM", m->ram_size / MiB);
+    goto out;
+  }
+  if (load_images(m))
+    goto out;
+
+  vmx_sched_error_t serr;
+  if (vmx_sched_init(&m->sched, &so, &serr)) {
+    vmx_log_error("%s", serr.text);
+    goto out;
+  }
+  if (vmx_sched_membind(m->sched, m->ram, m->ram_size, &serr))
+    vmx_log_debug("guest RAM not bound to a node: %s", serr.text);
+  rc = vmx_bus_init(&m->bus, NULL);
+  if (rc) {
+    vmx_log_error("cannot set up the bus: %s", vmx_strerror(rc));
+    goto out;
+  }
+  vmx_bus_sender_init(m->bus, &m->dev_sender);
+  m->t0_ns = vmx_clock_ns(CLOCK_MONOTONIC);
+  vmx_loop_options_t dlo = {
+      .name = "devices",
+      .on_thread_start = dev_thread_start,
+      .on_thread_exit = dev_thread_exit,
+      .hook_arg = m,
+  };
+  rc = vmx_loop_start(m->bus, &dlo, &m->dev_loop);
+  if (!rc)
+    rc = devices_start(m);
+  vmx_addr_t console_a;
+  if (!rc)
+    rc = vmx_actor_spawn(m->dev_loop,
+                         &(vmx_actor_def_t){.name = "console", .receive = console_actor, .state = m},
+                         &console_a);
+  if (!rc) {
+    vmx_msg_t msg = VMX_MSG_INIT(CONSOLE_IN);
+    rc = vmx_bus_send_wait(&m->dev_sender, console_a, &msg, ASK_TIMEOUT_NS);
+  }
+  if (rc) {
+    vmx_log_error("cannot start the devices: %s", vmx_strerror(rc));
+    goto stop;
+  }
+  tty_raw(m);
+  signal(SIGTERM, on_fatal_signal);
+  signal(SIGINT, on_fatal_signal);
+  signal(SIGHUP, on_fatal_signal);
+  rc = harts_start(m);
+  if (rc) {
+    vmx_log_error("cannot start the harts: %s", vmx_strerror(rc));
+    goto stop;
+  }
+  pthread_mutex_lock(&m->lock);
+  while (!m->done) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&m->cond, &m->lock, &until);
+    if (vmx__virt_signal && !m->done) {
+      m->done = true;
+      m->exit_code = 128 + vmx__virt_signal;
+    }
+  }
+  status = m->exit_code;
+  pthread_mutex_unlock(&m->lock);
+stop:
+  if (m->bus) {
+    /* Stop the harts first (a message kicks a hart out of guest code),
+     * then drain and end every loop. */
+    for (unsigned i = 0; i < m->nharts; i++) {
+      if (m->harts[i] && m->harts[i]->vcpu.addr != VMX_ADDR_NONE) {
+        vmx_msg_t msg = VMX_MSG_INIT(VCPU_STOP);
+        vmx_bus_send_wait(&m->dev_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
+      }
+    }
+    vmx_loop_stop_all(m->bus, UINT64_C(5000000000));
+  }
+  tty_restore(m);
+  for (unsigned i = 0; i < m->nharts; i++) {
+    if (m->harts[i]) {
+      vmx_rv_cpu_close(&m->harts[i]->cpu);
+      free(m->harts[i]);
+    }
+  }
+out:
+  if (m->sched)
+    vmx_sched_close(m->sched);
+  if (m->map)
+    munmap(m->map, m->map_len);
+  free(m);
+  return status;
+}

@@ -1,0 +1,304 @@
+/* Sv39/Sv48/Sv57 translation, the per-hart TLB and the memory slow paths
+ * (privileged spec 1.12, section 4.3-4.5).
+ *
+ * A/D bits are set by the walker with a compare-and-swap on the PTE in
+ * guest RAM (as hardware that does not implement Svade does), so harts on
+ * other host threads see a consistent PTE. A TLB entry is only given write
+ * permission once D is set, so the first store to a clean page comes back
+ * here. Superpages are cached as 4 KiB pieces; an address-specific
+ * sfence.vma then flushes everything, since the pieces are not indexed by
+ * the superpage. */
+#include "mem/rv_mmu.h"
+
+#include <string.h>
+
+#include "cpu/riscv/priv.h"
+
+#define PAGE_MASK (~(uint64_t)0xfff)
+#define PTE_V 1u
+#define PTE_R 2u
+#define PTE_W 4u
+#define PTE_X 8u
+#define PTE_U 16u
+#define PTE_A 64u
+#define PTE_D 128u
+#define PTE_PPN(pte) (((pte) >> 10) & (((uint64_t)1 << 44) - 1))
+/* Bits 63:54: N, PBMT and reserved; vmx implements neither Svnapot nor
+ * Svpbmt, so a leaf with any of them set is a page fault. */
+#define PTE_HIGH(pte) ((pte) >> 54)
+
+static unsigned page_fault(vmx_rv_access_t acc) {
+  return acc == VMX_RV_ACC_FETCH ? VMX_RV_CAUSE_FETCH_PAGE
+         : acc == VMX_RV_ACC_LOAD ? VMX_RV_CAUSE_LOAD_PAGE : VMX_RV_CAUSE_STORE_PAGE;
+}
+
+static unsigned access_fault(vmx_rv_access_t acc) {
+  return acc == VMX_RV_ACC_FETCH ? VMX_RV_CAUSE_FETCH_ACCESS
+         : acc == VMX_RV_ACC_LOAD ? VMX_RV_CAUSE_LOAD_ACCESS : VMX_RV_CAUSE_STORE_ACCESS;
+}
+
+/* Host address of the 8-byte word at guest-physical pa in RAM, or NULL. */
+static uint64_t *ram_word(const vmx_rv_sys_t *sys, uint64_t pa) {
+  if (pa < sys->ram_base || pa - sys->ram_base > sys->ram_size - 8 || (pa & 7))
+    return NULL;
+  return (uint64_t *)(sys->ram + (pa - sys->ram_base));
+}
+
+static bool in_ram(const vmx_rv_sys_t *sys, uint64_t pa, uint64_t len) {
+  return pa >= sys->ram_base && pa - sys->ram_base < sys->ram_size &&
+         len <= sys->ram_size - (pa - sys->ram_base);
+}
+
+/* The walk result: physical address and what the leaf allows in this
+ * regime (PTE_R/W/X, W only when D is set). */
+typedef struct {
+  uint64_t pa;
+  unsigned perm;
+  bool super;
+} walk_t;
+
+/* Walks the page table for va. update: set A (and D for stores). Returns 0
+ * or the exception cause. */
+static unsigned walk(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc, unsigned regime,
+                     bool update, walk_t *out) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  unsigned mode = VMX_RV_SATP_MODE(sys->satp);
+  if (regime == VMX_RV_MMU_M || mode == VMX_RV_SATP_BARE) {
+    out->pa = va;
+    out->perm = PTE_R | PTE_W | PTE_X;
+    out->super = false;
+    return 0;
+  }
+  unsigned levels = mode == VMX_RV_SATP_SV39 ? 3 : mode == VMX_RV_SATP_SV48 ? 4 : 5;
+  unsigned va_bits = 12 + 9 * levels;
+  if ((uint64_t)((int64_t)(va << (64 - va_bits)) >> (64 - va_bits)) != va)
+    return page_fault(acc);
+  bool user = regime == VMX_RV_MMU_U;
+  bool sum = sys->mstatus & VMX_RV_MSTATUS_SUM, mxr = sys->mstatus & VMX_RV_MSTATUS_MXR;
+restart:;
+  uint64_t table = (sys->satp & (((uint64_t)1 << 44) - 1)) << 12;
+  for (int level = (int)levels - 1; level >= 0; level--) {
+    uint64_t pte_pa = table + ((va >> (12 + 9 * level)) & 0x1ff) * 8;
+    uint64_t *p = ram_word(sys, pte_pa);
+    if (!p)
+      return access_fault(acc);
+    uint64_t pte = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || PTE_HIGH(pte))
+      return page_fault(acc);
+    if (!(pte & (PTE_R | PTE_X))) {
+      if (level == 0 || (pte & (PTE_A | PTE_D | PTE_U)))
+        return page_fault(acc);
+      table = PTE_PPN(pte) << 12;
+      continue;
+    }
+    /* A leaf. */
+    uint64_t ppn = PTE_PPN(pte);
+    uint64_t low = ((uint64_t)1 << (9 * level)) - 1;
+    if (ppn & low)
+      return page_fault(acc); /* misaligned superpage */
+    bool u_page = pte & PTE_U;
+    if (user ? !u_page : u_page && (acc == VMX_RV_ACC_FETCH || !sum))
+      return page_fault(acc);
+    /* What this regime may do here: S never executes U pages (it only
+     * reaches them for data, under SUM) and U never touches S pages. */
+    unsigned perm = pte & PTE_W;
+    if (pte & PTE_R || (mxr && (pte & PTE_X)))
+      perm |= PTE_R;
+    if (user == u_page)
+      perm |= pte & PTE_X;
+    unsigned need = acc == VMX_RV_ACC_FETCH ? PTE_X : acc == VMX_RV_ACC_LOAD ? PTE_R : PTE_W;
+    if (!(perm & need))
+      return page_fault(acc);
+    if (update) {
+      uint64_t want = pte | PTE_A | (acc == VMX_RV_ACC_STORE ? PTE_D : 0);
+      if (want != pte && !__atomic_compare_exchange_n(p, &pte, want, false, __ATOMIC_ACQ_REL,
+                                                      __ATOMIC_ACQUIRE))
+        goto restart; /* another hart changed the PTE: walk again */
+      pte = want;
+    }
+    if (!(pte & PTE_D))
+      perm &= ~PTE_W;
+    out->pa = ((ppn & ~low) | ((va >> 12) & low)) << 12 | (va & 0xfff);
+    out->perm = perm;
+    out->super = level > 0;
+    return 0;
+  }
+  return page_fault(acc);
+}
+
+unsigned vmx_rv_mmu_translate(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
+                              unsigned regime, uint64_t *pa) {
+  walk_t w;
+  unsigned cause = walk(cpu, va, acc, regime, false, &w);
+  if (!cause)
+    *pa = w.pa;
+  return cause;
+}
+
+static void entry_clear(vmx_rv_tlb_entry_t *e) {
+  e->tag_r = e->tag_w = e->tag_x = VMX_RV_TLB_INVALID;
+  e->addend = 0;
+  e->pa = 0;
+}
+
+void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  if (va == UINT64_MAX || sys->tlb_super) {
+    for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++)
+      for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
+        entry_clear(&sys->tlb[r][i]);
+    sys->tlb_super = false;
+    return;
+  }
+  for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++) {
+    entry_clear(&sys->tlb[r][(va >> 12) & (VMX_RV_TLB_SIZE - 1)]);
+  }
+}
+
+/* Walks for acc and fills va's TLB entry in regime with everything the
+ * leaf allows; NULL with the trap set when acc is not allowed. */
+static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
+                                unsigned regime) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  walk_t w;
+  unsigned cause = walk(cpu, va, acc, regime, true, &w);
+  if (cause) {
+    sys->trap_cause = cause;
+    sys->trap_tval = va;
+    return NULL;
+  }
+  vmx_rv_tlb_entry_t *e = &sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
+  uint64_t page = va & PAGE_MASK, pa_page = w.pa & PAGE_MASK;
+  uint64_t io = 0;
+  if (in_ram(sys, pa_page, 4096)) {
+    e->addend = (uintptr_t)(sys->ram + (pa_page - sys->ram_base)) - (uintptr_t)page;
+  } else {
+    e->addend = 0;
+    io = VMX_RV_TLB_IO;
+  }
+  e->pa = pa_page;
+  e->tag_r = w.perm & PTE_R ? page | io : VMX_RV_TLB_INVALID;
+  e->tag_w = w.perm & PTE_W ? page | io | (pa_page == sys->watch_pa ? VMX_RV_TLB_IO : 0)
+                            : VMX_RV_TLB_INVALID;
+  e->tag_x = w.perm & PTE_X && !io ? page : VMX_RV_TLB_INVALID;
+  if (w.super)
+    sys->tlb_super = true;
+  return e;
+}
+
+/* The entry that allows acc at va in regime, filling it on a miss. */
+static vmx_rv_tlb_entry_t *lookup(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
+                                  unsigned regime) {
+  vmx_rv_tlb_entry_t *e = &cpu->sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
+  uint64_t tag = acc == VMX_RV_ACC_LOAD ? e->tag_r : acc == VMX_RV_ACC_STORE ? e->tag_w : e->tag_x;
+  if ((tag & ~VMX_RV_TLB_IO) == (va & PAGE_MASK))
+    return e;
+  return fill(cpu, va, acc, regime);
+}
+
+const uint8_t *vmx_rv_mmu_fetch(vmx_rv_cpu_t *cpu, uint64_t va, uint64_t *pa) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  vmx_rv_tlb_entry_t *e = &sys->tlb[sys->mmu_fetch][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
+  if (e->tag_x != (va & PAGE_MASK)) {
+    e = fill(cpu, va, VMX_RV_ACC_FETCH, sys->mmu_fetch);
+    if (!e)
+      return NULL;
+    if (e->tag_x != (va & PAGE_MASK)) {
+      /* Executable, but not RAM. */
+      sys->trap_cause = VMX_RV_CAUSE_FETCH_ACCESS;
+      sys->trap_tval = va;
+      return NULL;
+    }
+  }
+  *pa = e->pa | (va & 0xfff);
+  return (const uint8_t *)(uintptr_t)((va & PAGE_MASK) + e->addend);
+}
+
+static bool load_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t *val) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, VMX_RV_ACC_LOAD, sys->mmu_data);
+  if (!e)
+    return false;
+  if (!(e->tag_r & VMX_RV_TLB_IO)) {
+    uint64_t v = 0;
+    memcpy(&v, (void *)(uintptr_t)(va + e->addend), size);
+    *val = v;
+    return true;
+  }
+  uint64_t pa = e->pa | (va & 0xfff);
+  if (!sys->ops->mmio_read(sys->machine, cpu, pa, size, val)) {
+    sys->trap_cause = VMX_RV_CAUSE_LOAD_ACCESS;
+    sys->trap_tval = va;
+    return false;
+  }
+  return true;
+}
+
+static bool store_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t val) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, VMX_RV_ACC_STORE, sys->mmu_data);
+  if (!e)
+    return false;
+  uint64_t pa = e->pa | (va & 0xfff);
+  bool ram = in_ram(sys, e->pa, 4096);
+  if (ram)
+    memcpy((void *)(uintptr_t)(va + e->addend), &val, size);
+  if (!(e->tag_w & VMX_RV_TLB_IO))
+    return true;
+  /* A device, or the watched RAM page (told after the store). */
+  if (!sys->ops->mmio_write(sys->machine, cpu, pa, size, val) && !ram) {
+    sys->trap_cause = VMX_RV_CAUSE_STORE_ACCESS;
+    sys->trap_tval = va;
+    return false;
+  }
+  return true;
+}
+
+bool vmx_rv_mem_load(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t *val) {
+  if ((va & 0xfff) + size <= 4096)
+    return load_one(cpu, va, size, val);
+  /* Across a page: byte by byte, little-endian. */
+  uint64_t v = 0;
+  for (unsigned i = 0; i < size; i++) {
+    uint64_t b;
+    if (!load_one(cpu, va + i, 1, &b))
+      return false;
+    v |= b << (8 * i);
+  }
+  *val = v;
+  return true;
+}
+
+bool vmx_rv_mem_store(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t val) {
+  if ((va & 0xfff) + size <= 4096)
+    return store_one(cpu, va, size, val);
+  /* Check both pages first, so a fault on the second stores nothing. */
+  vmx_rv_sys_t *sys = cpu->sys;
+  uint64_t last = va + size - 1;
+  if (!lookup(cpu, va, VMX_RV_ACC_STORE, sys->mmu_data) ||
+      !lookup(cpu, last, VMX_RV_ACC_STORE, sys->mmu_data))
+    return false;
+  for (unsigned i = 0; i < size; i++)
+    if (!store_one(cpu, va + i, 1, (val >> (8 * i)) & 0xff))
+      return false;
+  return true;
+}
+
+uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool write) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  if (va & (size - 1)) {
+    sys->trap_cause = write ? VMX_RV_CAUSE_STORE_MISALIGNED : VMX_RV_CAUSE_LOAD_MISALIGNED;
+    sys->trap_tval = va;
+    return NULL;
+  }
+  vmx_rv_access_t acc = write ? VMX_RV_ACC_STORE : VMX_RV_ACC_LOAD;
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, acc, sys->mmu_data);
+  if (!e)
+    return NULL;
+  if (!in_ram(sys, e->pa, 4096)) {
+    sys->trap_cause = write ? VMX_RV_CAUSE_STORE_ACCESS : VMX_RV_CAUSE_LOAD_ACCESS;
+    sys->trap_tval = va;
+    return NULL;
+  }
+  return (uint8_t *)(uintptr_t)(va + e->addend);
+}
