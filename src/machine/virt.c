@@ -383,13 +383,13 @@ static void clint_mtip(void *arg, unsigned hart, bool level) {
   hart_lines(arg, hart, level ? bit : 0, level ? 0 : bit);
 }
 
-/* Arms a host timer for mtime value deadline (rounded up to the next
- * millisecond: the callbacks check the time again and re-arm if early). */
-static void timer_arm(vmx_virt_t *m, uv_timer_t *t, uint64_t deadline, uv_timer_cb cb) {
+/* Arms a host timer for when the clock that reads `now` reaches deadline
+ * (rounded up to the next millisecond: the callbacks check the time again
+ * and re-arm if early). */
+static void timer_arm(uv_timer_t *t, uint64_t now, uint64_t deadline, uv_timer_cb cb) {
   uv_timer_stop(t);
   if (deadline == UINT64_MAX)
     return;
-  uint64_t now = machine_now(m);
   uint64_t ms = deadline > now ? (deadline - now + 9999) / 10000 : 0;
   uv_timer_start(t, cb, ms, 0);
 }
@@ -402,16 +402,16 @@ static void mtimer_cb(uv_timer_t *t) {
 static void clint_armed(void *arg, unsigned hart, uint64_t deadline) {
   vmx_virt_t *m = arg;
   if (hart < m->nharts && m->timers_ready)
-    timer_arm(m, &m->mtimer[hart], deadline == VMX_ACLINT_DISARMED ? UINT64_MAX : deadline,
-              mtimer_cb);
+    timer_arm(&m->mtimer[hart], machine_now(m),
+              deadline == VMX_ACLINT_DISARMED ? UINT64_MAX : deadline, mtimer_cb);
 }
 
 static void stimer_cb(uv_timer_t *t) {
   vmx_virt_t *m = t->data;
   unsigned hart = (unsigned)(t - m->stimer);
-  uint64_t deadline = m->sdeadline[hart];
-  if (machine_now(m) < deadline) {
-    timer_arm(m, t, deadline, stimer_cb);
+  uint64_t deadline = m->sdeadline[hart], now = vmx_aclint_mtime(&m->clint);
+  if (now < deadline) {
+    timer_arm(t, now, deadline, stimer_cb);
     return;
   }
   hart_lines(m, hart, 0, 0); /* the hart sees STIP from its own stimecmp */
@@ -457,7 +457,8 @@ static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg
     unsigned hart = msg->body.timer_set.hart;
     if (hart < m->nharts) {
       m->sdeadline[hart] = msg->body.timer_set.deadline;
-      timer_arm(m, &m->stimer[hart], m->sdeadline[hart], stimer_cb);
+          /* stimecmp counts in mtime (the CLINT's time, with its offset). */
+      timer_arm(&m->stimer[hart], vmx_aclint_mtime(&m->clint), m->sdeadline[hart], stimer_cb);
     }
     return 0;
   }
