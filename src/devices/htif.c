@@ -147,9 +147,13 @@ void vmx_htif_tohost(vmx_htif_t *h, uint64_t value) {
   uint64_t answer = dispatch(h, value);
   if (h->exited)
     return;
-  if (answer)
-    write_u64(h, h->fromhost_addr, answer);
+  /* tohost first: a guest on another thread that sees fromhost may store
+   * its next command at once, and it must not be wiped out. */
   write_u64(h, h->tohost_addr, 0);
+  if (answer) {
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    write_u64(h, h->fromhost_addr, answer);
+  }
 }
 
 void vmx_htif_store(vmx_htif_t *h, uint64_t paddr, unsigned size) {

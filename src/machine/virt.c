@@ -63,6 +63,7 @@ typedef struct region {
   uint64_t base, size;
   vmx_addr_t actor;
   const char *name;
+  bool sync_writes; /* a write waits until the device has done it */
 } region_t;
 
 typedef struct options {
@@ -155,9 +156,14 @@ static void dev_send(vmx_virt_t *m, vmx_addr_t dst, vmx_msg_t *msg) {
                   vmx_strerror(rc));
 }
 
+/* Interrupt lines into a hart: the change is made at once (so a device
+ * register write the hart waits for has taken effect when it returns) and
+ * a HART_IRQ tells the hart, which wakes it from wfi and is what a trace
+ * records. */
 static void hart_lines(vmx_virt_t *m, unsigned hart, uint64_t set, uint64_t clear) {
   if (hart >= m->nharts)
     return;
+  vmx_rv_sys_set_lines(&m->harts[hart]->cpu, set, clear);
   vmx_msg_t msg = VMX_MSG_INIT(HART_IRQ);
   msg.body.hart_irq.set = set;
   msg.body.hart_irq.clear = clear;
@@ -311,6 +317,11 @@ static int mmio_reply(vmx_actor_ctx_t *ctx, uint64_t value, bool ok) {
   return vmx_actor_reply(ctx, &r);
 }
 
+/* Answers a write that was sent as an ask (sync_writes regions). */
+static int mmio_ack(vmx_actor_ctx_t *ctx, const vmx_msg_t *msg) {
+  return msg->env.corr ? mmio_reply(ctx, 0, true) : 0;
+}
+
 static bool mmio_size_ok(uint32_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
 
 static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
@@ -360,7 +371,7 @@ static int plic_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
     const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
     if (mmio_size_ok(w->size))
       vmx_plic_write(&m->plic, w->offset, w->size, w->value);
-    return 0;
+    return mmio_ack(ctx, msg);
   }
   case VMX_MSG_IRQ_LINE:
     if (msg->body.irq_line.line < VMX_PLIC_SOURCES)
@@ -451,7 +462,7 @@ static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg
     const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
     if (mmio_size_ok(w->size))
       vmx_aclint_write(&m->clint, w->offset, w->size, w->value);
-    return 0;
+    return mmio_ack(ctx, msg);
   }
   case VMX_MSG_TIMER_SET: {
     unsigned hart = msg->body.timer_set.hart;
@@ -575,6 +586,7 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
   hart_t *h = cpu->opaque;
   vmx_addr_t dst;
   uint64_t off;
+  bool sync = false;
   if (m->htif_a != VMX_ADDR_NONE && (pa >> 12) == (m->tohost >> 12)) {
     /* The watched RAM page: the store is in RAM already. */
     if (pa + size <= m->tohost || pa >= m->tohost + 8)
@@ -587,6 +599,7 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
       return false;
     dst = r->actor;
     off = pa - r->base;
+    sync = r->sync_writes;
   }
   if (!h->vcpu.ctx)
     return false;
@@ -595,6 +608,16 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
   msg.body.mmio_write.size = size;
   msg.body.mmio_write.value = val;
   int rc;
+  if (sync) {
+    /* Interrupt controllers: software expects a write (msip = 0, a PLIC
+     * enable) to hold when the next instruction runs. */
+    vmx_msg_t reply;
+    rc = vmx_actor_ask(h->vcpu.ctx, dst, &msg, &reply, ASK_TIMEOUT_NS);
+    if (rc)
+      vmx_log_error("hart %u: write to 0x%" PRIx64 " got no answer: %s", h->index, pa,
+                    vmx_strerror(rc));
+    return true;
+  }
   for (unsigned tries = 0; (rc = vmx_actor_send(h->vcpu.ctx, dst, &msg)) == VMX_EAGAIN &&
                            tries < 100000; tries++)
     vmx_clock_sleep_ns(10000); /* the device loop is behind: wait for room */
@@ -637,10 +660,11 @@ static int hart_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   }
 }
 
+/* HART_IRQ and timer wake-ups: the lines are set already (hart_lines);
+ * the message only wakes the hart, whose next run looks at its interrupts. */
 static int hart_on_message(vmx_vcpu_t *v, const vmx_msg_t *msg) {
-  hart_t *h = v->arg;
-  if (msg->env.type == VMX_MSG_HART_IRQ)
-    vmx_rv_sys_set_lines(&h->cpu, msg->body.hart_irq.set, msg->body.hart_irq.clear);
+  (void)v;
+  (void)msg;
   return 0;
 }
 
@@ -880,13 +904,13 @@ fail:
 }
 
 static int add_region(vmx_virt_t *m, const char *name, uint64_t base, uint64_t size,
-                      vmx_actor_receive_fn receive, vmx_addr_t *addr) {
+                      bool sync_writes, vmx_actor_receive_fn receive, vmx_addr_t *addr) {
   vmx_actor_def_t def = {.name = name, .receive = receive, .state = m, .mailbox_max = 4096};
   int rc = vmx_actor_spawn(m->dev_loop, &def, addr);
   if (rc)
     return rc;
   if (size)
-    m->regions[m->nregions++] = (region_t){base, size, *addr, name};
+    m->regions[m->nregions++] = (region_t){base, size, *addr, name, sync_writes};
   return 0;
 }
 
@@ -900,19 +924,19 @@ static int devices_start(vmx_virt_t *m) {
     return rc;
   vmx_syscon_init(&m->syscon, &(vmx_syscon_io_t){syscon_event, m});
   m->htif_a = VMX_ADDR_NONE;
-  if ((rc = add_region(m, "uart", VMX_VIRT_UART0_BASE, VMX_UART16550_SIZE, uart_receive,
+  if ((rc = add_region(m, "uart", VMX_VIRT_UART0_BASE, VMX_UART16550_SIZE, false, uart_receive,
                        &m->uart_a)) ||
-      (rc = add_region(m, "plic", VMX_VIRT_PLIC_BASE, vmx_plic_size(m->nharts), plic_receive,
+      (rc = add_region(m, "plic", VMX_VIRT_PLIC_BASE, vmx_plic_size(m->nharts), true, plic_receive,
                        &m->plic_a)) ||
-      (rc = add_region(m, "clint", VMX_VIRT_CLINT_BASE, VMX_ACLINT_SIZE, clint_receive,
+      (rc = add_region(m, "clint", VMX_VIRT_CLINT_BASE, VMX_ACLINT_SIZE, true, clint_receive,
                        &m->clint_a)) ||
-      (rc = add_region(m, "syscon", VMX_VIRT_TEST_BASE, VMX_SYSCON_SIZE, syscon_receive,
+      (rc = add_region(m, "syscon", VMX_VIRT_TEST_BASE, VMX_SYSCON_SIZE, false, syscon_receive,
                        &m->syscon_a)))
     return rc;
   if (m->tohost) {
     vmx_htif_init(&m->htif, m->tohost, m->fromhost,
                   &(vmx_htif_io_t){htif_mem_read, htif_mem_write, htif_console, htif_exit, m});
-    if ((rc = add_region(m, "htif", 0, 0, htif_receive, &m->htif_a)))
+    if ((rc = add_region(m, "htif", 0, 0, false, htif_receive, &m->htif_a)))
       return rc;
   }
   return 0;

@@ -87,8 +87,11 @@ typedef struct vmx_rv_sys {
   uint64_t mcounteren, mcountinhibit, menvcfg;
   uint64_t stvec, sscratch, sepc, scause, stval, scounteren, senvcfg, satp, stimecmp;
   uint64_t pmpcfg[16], pmpaddr[64];
-  uint64_t mcycle_off, minstret_off; /* written value minus icount */
-  uint64_t ext_mip;              /* interrupt lines from devices: MEIP SEIP MTIP MSIP */
+  uint64_t mcycle_off, minstret_off; /* written value minus icount, or the
+                                        frozen value while mcountinhibit stops it */
+  /* Interrupt lines from devices (MEIP SEIP MTIP MSIP): written by device
+   * threads (vmx_rv_sys_set_lines), read by the hart. */
+  _Atomic uint64_t ext_mip;
 
   /* A trap raised by a helper: cause and tval. */
   uint64_t trap_cause, trap_tval;

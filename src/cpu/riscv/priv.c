@@ -88,7 +88,7 @@ static bool sstc_on(const vmx_rv_sys_t *sys) { return sys->menvcfg & VMX_RV_MENV
 
 uint64_t vmx_rv_sys_mip(vmx_rv_cpu_t *cpu) {
   vmx_rv_sys_t *sys = cpu->sys;
-  uint64_t mip = sys->mip | sys->ext_mip;
+  uint64_t mip = sys->mip | atomic_load_explicit(&sys->ext_mip, memory_order_acquire);
   if (sstc_on(sys)) {
     mip &= ~VMX_RV_MIP(VMX_RV_IRQ_STI);
     if (sys->ops->mtime(sys->machine) >= sys->stimecmp)
@@ -99,8 +99,12 @@ uint64_t vmx_rv_sys_mip(vmx_rv_cpu_t *cpu) {
 
 void vmx_rv_sys_set_lines(vmx_rv_cpu_t *cpu, uint64_t set, uint64_t clear) {
   vmx_rv_sys_t *sys = cpu->sys;
-  sys->ext_mip = (sys->ext_mip | set) & ~clear;
-  atomic_fetch_or_explicit(&cpu->exit_request, VMX_RV_REQ_IRQ, memory_order_relaxed);
+  if (set)
+    atomic_fetch_or_explicit(&sys->ext_mip, set, memory_order_release);
+  if (clear)
+    atomic_fetch_and_explicit(&sys->ext_mip, ~clear, memory_order_release);
+  /* The hart looks at its next block boundary, without leaving its run. */
+  atomic_fetch_or_explicit(&cpu->exit_request, VMX_RV_REQ_IRQ, memory_order_release);
 }
 
 /* Highest-priority interrupt among bits (MEI, MSI, MTI, SEI, SSI, STI). */
@@ -115,7 +119,8 @@ static uint64_t first_irq(uint64_t bits) {
 
 uint64_t vmx_rv_sys_pending_irq(vmx_rv_cpu_t *cpu) {
   vmx_rv_sys_t *sys = cpu->sys;
-  if (!(sys->mie & (sys->mip | sys->ext_mip)) && !(sstc_on(sys) && (sys->mie & VMX_RV_MIP(VMX_RV_IRQ_STI))))
+  uint64_t lines = sys->mip | atomic_load_explicit(&sys->ext_mip, memory_order_acquire);
+  if (!(sys->mie & lines) && !(sstc_on(sys) && (sys->mie & VMX_RV_MIP(VMX_RV_IRQ_STI))))
     return 0;
   uint64_t pending = vmx_rv_sys_mip(cpu) & sys->mie;
   if (!pending)
@@ -211,6 +216,18 @@ static bool counter_allowed(const vmx_rv_sys_t *sys, unsigned index) {
   return sys->priv == VMX_RV_PRIV_S || ((sys->scounteren >> index) & 1);
 }
 
+/* mcycle (index 0) and minstret (2) count retired instructions; while
+ * mcountinhibit stops one, its offset holds the frozen value instead. */
+static uint64_t counter(const vmx_rv_sys_t *sys, unsigned index, uint64_t now) {
+  uint64_t off = index == 0 ? sys->mcycle_off : sys->minstret_off;
+  return (sys->mcountinhibit >> index) & 1 ? off : now + off;
+}
+
+static void counter_set(vmx_rv_sys_t *sys, unsigned index, uint64_t now, uint64_t val) {
+  uint64_t *off = index == 0 ? &sys->mcycle_off : &sys->minstret_off;
+  *off = (sys->mcountinhibit >> index) & 1 ? val : val - now;
+}
+
 static uint64_t with_sd(uint64_t mstatus) {
   return (mstatus & VMX_RV_MSTATUS_FS) == VMX_RV_MSTATUS_FS ? mstatus | VMX_RV_MSTATUS_SD
                                                             : mstatus & ~VMX_RV_MSTATUS_SD;
@@ -228,7 +245,7 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   case CSR_CYCLE: case CSR_INSTRET:
     if (!counter_allowed(sys, csr & 31))
       return false;
-    *val = now + (csr == CSR_CYCLE ? sys->mcycle_off : sys->minstret_off);
+    *val = counter(sys, csr & 31, now);
     return true;
   case CSR_TIME:
     if (!counter_allowed(sys, 1))
@@ -269,8 +286,8 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   case CSR_MCAUSE: *val = sys->mcause; return true;
   case CSR_MTVAL: *val = sys->mtval; return true;
   case CSR_MIP: *val = vmx_rv_sys_mip(cpu); return true;
-  case CSR_MCYCLE: *val = now + sys->mcycle_off; return true;
-  case CSR_MINSTRET: *val = now + sys->minstret_off; return true;
+  case CSR_MCYCLE: *val = counter(sys, 0, now); return true;
+  case CSR_MINSTRET: *val = counter(sys, 2, now); return true;
   case CSR_MVENDORID: case CSR_MARCHID: case CSR_MIMPID: case CSR_MCONFIGPTR:
     *val = 0;
     return true;
@@ -365,7 +382,13 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
       sys->ops->timer_changed(sys->machine, cpu, sys->stimecmp);
     return true;
   }
-  case CSR_MCOUNTINHIBIT: sys->mcountinhibit = val & 0xfffffffdu; return true;
+  case CSR_MCOUNTINHIBIT: {
+    uint64_t cy = counter(sys, 0, now), ir = counter(sys, 2, now);
+    sys->mcountinhibit = val & 0xfffffffdu;
+    counter_set(sys, 0, now, cy);
+    counter_set(sys, 2, now, ir);
+    return true;
+  }
   case CSR_MSCRATCH: sys->mscratch = val; return true;
   case CSR_MEPC: sys->mepc = val & ~(uint64_t)1; return true;
   case CSR_MCAUSE: sys->mcause = val; return true;
@@ -377,8 +400,8 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
     sys->mip = (sys->mip & ~m) | (val & m);
     return true;
   }
-  case CSR_MCYCLE: sys->mcycle_off = val - now; return true;
-  case CSR_MINSTRET: sys->minstret_off = val - now; return true;
+  case CSR_MCYCLE: counter_set(sys, 0, now, val); return true;
+  case CSR_MINSTRET: counter_set(sys, 2, now, val); return true;
   default:
     if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
       if (csr & 1)

@@ -82,7 +82,8 @@ uint64_t vmx_rv_sys_sret(vmx_rv_cpu_t *cpu);
 
 /* Interrupt lines driven from outside the hart (devices): sets the bits of
  * `set` and clears those of `clear` in the external part of mip (MEIP, SEIP,
- * MTIP, MSIP). The hart's thread only (the machine calls it between runs). */
+ * MTIP, MSIP). Any thread: a running hart sees the change at its next block
+ * boundary; one idle in wfi must also get a message to wake it. */
 void vmx_rv_sys_set_lines(vmx_rv_cpu_t *cpu, uint64_t set, uint64_t clear);
 
 /* The full mip as software reads it. */
