@@ -1,7 +1,7 @@
 #!/bin/sh
 # Sets up a Debian 12 machine for vmx (as root): installs every dependency
-# from Debian's packages, builds vmx in ./build and runs the default demo, a
-# riscv64 program in user mode. Safe to run again.
+# from Debian's packages, builds vmx in ./build and boots the default guest
+# (Debian's riscv64 Linux to a shell; VMX_NO_DEMO=1 skips it). Safe to run again.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -28,5 +28,8 @@ cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"
 
 [ "${VMX_NO_DEMO-}" = 1 ] && exit 0
-echo "setup: done. Running the demo: build/vmx run-user build/guest/hello" >&2
-exec build/vmx run-user build/guest/hello
+# The default guest: Debian's riscv64 kernel and a busybox initramfs on
+# Debian's OpenSBI, fetched and cached by scripts/run-linux, booted to a shell
+# on this console (type `poweroff` or `exit` to end it; Ctrl-A X quits).
+echo "setup: done. Booting Linux: scripts/run-linux (poweroff or Ctrl-A X ends it)" >&2
+exec scripts/run-linux
