@@ -634,8 +634,12 @@ static void hart_timer_changed(void *machine, vmx_rv_cpu_t *cpu, uint64_t stimec
   vmx_msg_t msg = VMX_MSG_INIT(TIMER_SET);
   msg.body.timer_set.hart = h->index;
   msg.body.timer_set.deadline = stimecmp;
-  if (vmx_actor_send(h->vcpu.ctx, m->clint_a, &msg))
-    vmx_log_error("hart %u: timer update lost", h->index);
+  int rc;
+  for (unsigned tries = 0; (rc = vmx_actor_send(h->vcpu.ctx, m->clint_a, &msg)) == VMX_EAGAIN &&
+                           tries < 100000; tries++)
+    vmx_clock_sleep_ns(10000); /* the device loop is behind: wait for room */
+  if (rc)
+    vmx_log_error("hart %u: timer update lost: %s", h->index, vmx_strerror(rc));
 }
 
 static const vmx_rv_machine_ops_t hart_ops = {

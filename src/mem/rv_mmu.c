@@ -155,6 +155,11 @@ void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va) {
   }
 }
 
+void vmx_rv_tlb_flush_regime(vmx_rv_cpu_t *cpu, unsigned regime) {
+  for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
+    entry_clear(&cpu->sys->tlb[regime][i]);
+}
+
 /* Walks for acc and fills va's TLB entry in regime with everything the
  * leaf allows; NULL with the trap set when acc is not allowed. */
 static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,

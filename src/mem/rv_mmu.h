@@ -34,6 +34,9 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
  * UINT64_MAX. */
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va);
 
+/* Drops every entry of one regime (VMX_RV_MMU_*). */
+void vmx_rv_tlb_flush_regime(vmx_rv_cpu_t *cpu, unsigned regime);
+
 /* Translates va for an access in regime (VMX_RV_MMU_*) without touching
  * the TLB or the A/D bits: for debuggers and monitors. Returns 0 and *pa,
  * or the exception cause the access would raise. */

@@ -7,9 +7,7 @@
  * §4.3-4.5, and Sstc). A few tests run hand-assembled code through the
  * system-mode interpreter (vmx_rv_cpu_run_sys) on the same stub machine,
  * stopping at a wfi with nothing pending.
- *
- * Assertions marked DEFECT are commented out: they state what the spec
- * asks and the code does not do yet. */
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1081,11 +1079,9 @@ static void test_csrrsi_mip_does_not_latch_external_seip(void **state) {
   vmx_rv_sys_set_lines(&f->cpu, 0, MIP(SEI));
   uint64_t mip = csr(f, CSR_MIP);
   assert_int_equal(mip & MIP(SSI), MIP(SSI));
-  /* DEFECT: SEIP stays pending after the PLIC dropped it (interp.inc's
-   * csrrs/csrrc must use only the software SEIP bit as the base of the
-   * read-modify-write, priv 1.12 §3.1.9). Expected:
-   * assert_int_equal(mip & MIP(SEI), 0);
-   */
+  /* SEIP is not left pending after the PLIC dropped it: csrrs/csrrc use
+   * only the software SEIP bit as the base (priv 1.12 §3.1.9). */
+  assert_int_equal(mip & MIP(SEI), 0);
 }
 
 /* A block that jumps within its page to an instruction straddling into
@@ -1118,11 +1114,8 @@ static void test_chain_into_page_straddling_insn_sees_remap(void **state) {
   f->cpu.pc = 0x10ff8;
   assert_int_equal(vmx_rv_cpu_run_sys(&f->cpu), VMX_RV_EXIT_WFI);
   assert_int_equal(f->cpu.pc, 0x11006);
-  /* DEFECT: the chain link from the block at 0x10ff8 to the straddling
-   * block skips the pa2 check of vmx__block_get, so the old upper half
-   * runs (x7 == 0x123). Expected:
-   * assert_int_equal(f->cpu.x[7], 0x456);
-   */
+  /* The straddling block is never chained to, so its pa2 check runs. */
+  assert_int_equal(f->cpu.x[7], 0x456);
 }
 
 /* An instruction that raises an exception does not retire: xepc is its
@@ -1229,10 +1222,8 @@ static void test_interp_minstret_write(void **state) {
   f->cpu.pc = DATA(24);
   assert_int_equal(vmx_rv_cpu_run_sys(&f->cpu), VMX_RV_EXIT_WFI);
   assert_int_equal(f->cpu.x[8] - f->cpu.x[7], 1);
-  /* DEFECT: x7 reads 1 (priv.c counter_set stores val - now, where now
-   * does not yet count the writing instruction). Expected:
-   * assert_int_equal(f->cpu.x[7], 0);
-   */
+  /* The written value replaces the writing instruction's increment. */
+  assert_int_equal(f->cpu.x[7], 0);
 }
 
 /* ------------------------------------------------------------ CSR access */

@@ -22,8 +22,6 @@
 #define SSTATUS_WRITABLE                                                                   \
   (VMX_RV_MSTATUS_SIE | VMX_RV_MSTATUS_SPIE | VMX_RV_MSTATUS_SPP | VMX_RV_MSTATUS_FS |     \
    VMX_RV_MSTATUS_SUM | VMX_RV_MSTATUS_MXR)
-/* Changing these changes what a TLB entry allows. */
-#define MSTATUS_MMU (VMX_RV_MSTATUS_MPRV | VMX_RV_MSTATUS_MPP | VMX_RV_MSTATUS_SUM | VMX_RV_MSTATUS_MXR)
 
 #define ALL_IRQS                                                                           \
   (VMX_RV_MIP(VMX_RV_IRQ_SSI) | VMX_RV_MIP(VMX_RV_IRQ_MSI) | VMX_RV_MIP(VMX_RV_IRQ_STI) |  \
@@ -187,8 +185,7 @@ uint64_t vmx_rv_sys_mret(vmx_rv_cpu_t *cpu) {
     st &= ~VMX_RV_MSTATUS_MPRV;
   sys->mstatus = st;
   sys->priv = mpp;
-  update_regimes(sys);
-  vmx_rv_tlb_flush(cpu, UINT64_MAX); /* MPRV and MPP changed */
+  update_regimes(sys); /* MPRV and MPP select a regime: no TLB to flush */
   cpu->resv_valid = false;
   return sys->mepc;
 }
@@ -400,8 +397,10 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
     sys->mip = (sys->mip & ~m) | (val & m);
     return true;
   }
-  case CSR_MCYCLE: counter_set(sys, 0, now, val); return true;
-  case CSR_MINSTRET: counter_set(sys, 2, now, val); return true;
+  /* The written value is what the next instruction reads: it replaces
+   * the writing instruction's own increment. */
+  case CSR_MCYCLE: counter_set(sys, 0, now + 1, val); return true;
+  case CSR_MINSTRET: counter_set(sys, 2, now + 1, val); return true;
   default:
     if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
       if (csr & 1)
@@ -423,9 +422,15 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
   if (((st & VMX_RV_MSTATUS_MPP) >> 11) == 2)
     st = (st & ~VMX_RV_MSTATUS_MPP) | (old & VMX_RV_MSTATUS_MPP); /* reserved: keep */
   sys->mstatus = st & ~VMX_RV_MSTATUS_SD;
-  if ((old ^ st) & MSTATUS_MMU) {
+  if ((old ^ st) & (VMX_RV_MSTATUS_MPRV | VMX_RV_MSTATUS_MPP))
     update_regimes(sys);
-    vmx_rv_tlb_flush(cpu, UINT64_MAX);
+  /* SUM changes what S may touch, MXR what S and U may read: only those
+   * regimes' entries go (Linux flips SUM around every user copy). */
+  if ((old ^ st) & VMX_RV_MSTATUS_SUM)
+    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_S);
+  if ((old ^ st) & VMX_RV_MSTATUS_MXR) {
+    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_S);
+    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_U);
   }
   return true;
 }
