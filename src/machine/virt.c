@@ -1128,6 +1128,7 @@ stop:
       }
     }
     vmx_loop_stop_all(m->bus, UINT64_C(5000000000));
+    vmx_bus_close(m->bus);
   }
   tty_restore(m);
   for (unsigned i = 0; i < m->nharts; i++) {
