@@ -74,7 +74,7 @@ static unsigned walk(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc, unsign
   if ((uint64_t)((int64_t)(va << (64 - va_bits)) >> (64 - va_bits)) != va)
     return page_fault(acc);
   bool user = regime == VMX_RV_MMU_U;
-  bool sum = sys->mstatus & VMX_RV_MSTATUS_SUM, mxr = sys->mstatus & VMX_RV_MSTATUS_MXR;
+  bool sum = regime == VMX_RV_MMU_S_SUM, mxr = sys->mstatus & VMX_RV_MSTATUS_MXR;
 restart:;
   uint64_t table = (sys->satp & (((uint64_t)1 << 44) - 1)) << 12;
   for (int level = (int)levels - 1; level >= 0; level--) {
@@ -141,23 +141,73 @@ static void entry_clear(vmx_rv_tlb_entry_t *e) {
   e->pa = 0;
 }
 
+/* The tables a set keeps, in the order of its tlb[]. */
+static const unsigned set_regime[3] = {VMX_RV_MMU_U, VMX_RV_MMU_S, VMX_RV_MMU_S_SUM};
+
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va) {
   vmx_rv_sys_t *sys = cpu->sys;
   if (va == UINT64_MAX || sys->tlb_super) {
     for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++)
       for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
         entry_clear(&sys->tlb[r][i]);
+    for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++)
+      sys->tlb_set[k].valid = false;
     sys->tlb_super = false;
     return;
   }
-  for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++) {
-    entry_clear(&sys->tlb[r][(va >> 12) & (VMX_RV_TLB_SIZE - 1)]);
+  unsigned i = (va >> 12) & (VMX_RV_TLB_SIZE - 1);
+  for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++)
+    entry_clear(&sys->tlb[r][i]);
+  /* sfence.vma with an address applies to every address space (its ASID
+   * operand only narrows it): the kept sets lose that page too. */
+  for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++) {
+    struct vmx_rv_tlb_set *set = &sys->tlb_set[k];
+    if (set->super)
+      set->valid = false;
+    for (unsigned t = 0; t < 3; t++)
+      entry_clear(&set->tlb[t][i]);
   }
 }
 
-void vmx_rv_tlb_flush_regime(vmx_rv_cpu_t *cpu, unsigned regime) {
-  for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
-    entry_clear(&cpu->sys->tlb[regime][i]);
+void vmx_rv_tlb_switch(vmx_rv_cpu_t *cpu, uint64_t satp) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  sys->tlb_switches++;
+  if (VMX_RV_SATP_MODE(sys->satp) != VMX_RV_SATP_BARE) {
+    /* Keep the old tables: in the old one's own set, or the least
+     * recently used. */
+    struct vmx_rv_tlb_set *victim = &sys->tlb_set[0];
+    for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++) {
+      struct vmx_rv_tlb_set *set = &sys->tlb_set[k];
+      if (set->valid && set->satp == sys->satp) {
+        victim = set;
+        break;
+      }
+      if (!set->valid || (victim->valid && set->used < victim->used))
+        victim = set;
+    }
+    victim->satp = sys->satp;
+    victim->used = sys->tlb_switches;
+    victim->valid = true;
+    victim->super = sys->tlb_super;
+    for (unsigned t = 0; t < 3; t++)
+      memcpy(victim->tlb[t], sys->tlb[set_regime[t]], sizeof victim->tlb[t]);
+  }
+  sys->satp = satp;
+  for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++) {
+    struct vmx_rv_tlb_set *set = &sys->tlb_set[k];
+    if (set->valid && set->satp == satp && VMX_RV_SATP_MODE(satp) != VMX_RV_SATP_BARE) {
+      for (unsigned t = 0; t < 3; t++)
+        memcpy(sys->tlb[set_regime[t]], set->tlb[t], sizeof set->tlb[t]);
+      sys->tlb_super = set->super;
+      set->used = sys->tlb_switches;
+      return;
+    }
+  }
+  for (unsigned t = 0; t < 3; t++)
+    for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
+      entry_clear(&sys->tlb[set_regime[t]][i]);
+  /* Superpage pieces may remain in M's table only, which bare M does not
+   * make; keep the flag conservative. */
 }
 
 /* Walks for acc and fills va's TLB entry in regime with everything the

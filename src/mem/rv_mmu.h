@@ -30,12 +30,14 @@ bool vmx_rv_mem_store(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
  * 8 at va: misaligned, device and page faults are raised as the spec says. */
 uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool write);
 
-/* Drops the TLB entries for va (every regime), or all when va is
- * UINT64_MAX. */
+/* Drops the TLB entries for va (every regime, every kept address space),
+ * or all when va is UINT64_MAX. */
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va);
 
-/* Drops every entry of one regime (VMX_RV_MMU_*). */
-void vmx_rv_tlb_flush_regime(vmx_rv_cpu_t *cpu, unsigned regime);
+/* satp becomes satp: the U and S tables of the old address space are kept
+ * in a set (the least recently used one is reused) and those of the new one
+ * come back from its set, or start empty. */
+void vmx_rv_tlb_switch(vmx_rv_cpu_t *cpu, uint64_t satp);
 
 /* Translates va for an access in regime (VMX_RV_MMU_*) without touching
  * the TLB or the A/D bits: for debuggers and monitors. Returns 0 and *pa,

@@ -608,6 +608,69 @@ static void test_tlb_flush_sees_changed_pte(void **state) {
   assert_int_equal(load(f, 0x40000, 8), 2);
 }
 
+/* The TLB keeps other address spaces by satp (ASID and root): switching
+ * back to one finds its entries (a PTE changed meanwhile without an
+ * sfence.vma may still be seen stale, as the spec allows), and an
+ * sfence.vma with an address removes that page from every kept set. */
+static void test_tlb_keeps_address_spaces_across_satp_writes(void **state) {
+  fixture_t *f = *state;
+  uint64_t root_a = pt_alloc(f), root_b = pt_alloc(f);
+  set_ram64(f, DATA(0), 0xa);
+  set_ram64(f, DATA(1), 0xb);
+  uint64_t *pte_a = map(f, root_a, 3, 0x40000, DATA(0), 0, PTE_V | PTE_R | PTE_A);
+  map(f, root_b, 3, 0x40000, DATA(1), 0, PTE_V | PTE_R | PTE_A);
+  uint64_t satp_a = (uint64_t)VMX_RV_SATP_SV39 << 60 | (uint64_t)1 << 44 | root_a >> 12;
+  uint64_t satp_b = (uint64_t)VMX_RV_SATP_SV39 << 60 | (uint64_t)2 << 44 | root_b >> 12;
+  assert_true(csr_write(f, CSR_SATP, satp_a));
+  enter(f, VMX_RV_PRIV_S);
+  assert_int_equal(load(f, 0x40000, 8), 0xa);
+  back_to_m(f);
+
+  /* A's PTE goes away without an sfence; B runs; back in A, the kept entry
+   * still translates. */
+  *pte_a = 0;
+  assert_true(csr_write(f, CSR_SATP, satp_b));
+  enter(f, VMX_RV_PRIV_S);
+  assert_int_equal(load(f, 0x40000, 8), 0xb);
+  back_to_m(f);
+  assert_true(csr_write(f, CSR_SATP, satp_a));
+  enter(f, VMX_RV_PRIV_S);
+  assert_int_equal(load(f, 0x40000, 8), 0xa);
+
+  /* sfence.vma 0x40000 (any ASID) drops the page from A and from the kept
+   * B: A now faults, B walks again. */
+  vmx_rv_tlb_flush(&f->cpu, 0x40000);
+  load_faults(f, 0x40000, 8, VMX_RV_CAUSE_LOAD_PAGE, 0x40000);
+  back_to_m(f);
+  assert_true(csr_write(f, CSR_SATP, satp_b));
+  enter(f, VMX_RV_PRIV_S);
+  assert_int_equal(tlb(f, VMX_RV_MMU_S, 0x40000)->tag_r, VMX_RV_TLB_INVALID);
+  assert_int_equal(load(f, 0x40000, 8), 0xb);
+
+  /* A full flush forgets every kept set. */
+  back_to_m(f);
+  vmx_rv_tlb_flush(&f->cpu, UINT64_MAX);
+  for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++)
+    assert_false(f->sys.tlb_set[k].valid);
+}
+
+/* SUM selects its own table: toggling it flushes nothing. */
+static void test_sum_switches_regime_without_flush(void **state) {
+  fixture_t *f = *state;
+  uint64_t root = paging_on(f, VMX_RV_SATP_SV39);
+  set_ram64(f, DATA(0), 7);
+  map(f, root, 3, 0x40000, DATA(0), 0, PTE_V | PTE_R | PTE_A);
+  enter(f, VMX_RV_PRIV_S);
+  assert_int_equal(f->sys.mmu_data, VMX_RV_MMU_S);
+  assert_int_equal(load(f, 0x40000, 8), 7);
+  uint64_t st = csr(f, CSR_SSTATUS);
+  assert_true(csr_write(f, CSR_SSTATUS, st | VMX_RV_MSTATUS_SUM));
+  assert_int_equal(f->sys.mmu_data, VMX_RV_MMU_S_SUM);
+  assert_true(csr_write(f, CSR_SSTATUS, st));
+  assert_int_equal(f->sys.mmu_data, VMX_RV_MMU_S);
+  assert_int_equal(tlb(f, VMX_RV_MMU_S, 0x40000)->tag_r, 0x40000);
+}
+
 /* ------------------------------------------------------------ superpages */
 
 static void test_megapage_and_gigapage(void **state) {
@@ -1275,6 +1338,8 @@ int main(void) {
       T(test_first_store_to_clean_page_sets_dirty),
       T(test_faulting_access_sets_no_bits),
       T(test_tlb_flush_sees_changed_pte),
+      T(test_tlb_keeps_address_spaces_across_satp_writes),
+      T(test_sum_switches_regime_without_flush),
       T(test_megapage_and_gigapage),
       T(test_misaligned_superpage_faults),
       T(test_flush_of_one_address_drops_superpage_pieces),

@@ -48,9 +48,16 @@ typedef struct vmx_rv_tlb_entry {
 #define VMX_RV_TLB_INVALID ((uint64_t)1 << 10)
 #define VMX_RV_TLB_IO ((uint64_t)1 << 11)
 
-/* Translation regimes, one TLB each: U, S, and M (M is bare unless MPRV
- * makes data accesses use MPP's regime). */
-enum { VMX_RV_MMU_U, VMX_RV_MMU_S, VMX_RV_MMU_M, VMX_RV_MMU_COUNT };
+/* Translation regimes, one TLB each: U, S, M (bare; data accesses under
+ * MPRV use MPP's regime), and S with mstatus.SUM set, so that Linux's
+ * toggling of SUM around every user copy switches tables instead of
+ * flushing one. */
+enum { VMX_RV_MMU_U, VMX_RV_MMU_S, VMX_RV_MMU_M, VMX_RV_MMU_S_SUM, VMX_RV_MMU_COUNT };
+
+/* Address spaces whose U and S entries a hart keeps across satp writes:
+ * the TLB is tagged by the whole satp (mode, ASID and root) at the
+ * granularity of a table set. */
+#define VMX_RV_TLB_SETS 4
 
 struct vmx_rv_cpu;
 
@@ -98,6 +105,15 @@ typedef struct vmx_rv_sys {
   bool tlb_super;                /* the TLB holds pieces of a superpage */
 
   vmx_rv_tlb_entry_t tlb[VMX_RV_MMU_COUNT][VMX_RV_TLB_SIZE];
+
+  /* The U, S and S_SUM tables of other address spaces, by satp (mem/rv_mmu.c). */
+  struct vmx_rv_tlb_set {
+    uint64_t satp;
+    uint64_t used;              /* last switch to it, for replacement */
+    bool valid, super;
+    vmx_rv_tlb_entry_t tlb[3][VMX_RV_TLB_SIZE];
+  } tlb_set[VMX_RV_TLB_SETS];
+  uint64_t tlb_switches;
 } vmx_rv_sys_t;
 
 /* The access that faulted (VMX_RV_EXIT_FAULT). */

@@ -53,7 +53,10 @@ static void update_regimes(vmx_rv_sys_t *sys) {
   unsigned data_priv = sys->priv;
   if (sys->priv == VMX_RV_PRIV_M && (sys->mstatus & VMX_RV_MSTATUS_MPRV))
     data_priv = (unsigned)((sys->mstatus & VMX_RV_MSTATUS_MPP) >> 11);
-  sys->mmu_data = regime[data_priv];
+  unsigned r = regime[data_priv];
+  if (r == VMX_RV_MMU_S && (sys->mstatus & VMX_RV_MSTATUS_SUM))
+    r = VMX_RV_MMU_S_SUM;
+  sys->mmu_data = r;
 }
 
 void vmx_rv_sys_init(vmx_rv_cpu_t *cpu, vmx_rv_sys_t *sys, uint64_t hartid) {
@@ -359,10 +362,8 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
         mode != VMX_RV_SATP_SV57)
       return true; /* an unsupported mode: the write has no effect */
     val &= (uint64_t)15 << 60 | (uint64_t)0xffff << 44 | (((uint64_t)1 << 44) - 1);
-    if (val != sys->satp) {
-      sys->satp = val;
-      vmx_rv_tlb_flush(cpu, UINT64_MAX);
-    }
+    if (val != sys->satp)
+      vmx_rv_tlb_switch(cpu, val);
     return true;
   }
   case CSR_MSTATUS: break;
@@ -422,15 +423,11 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
   if (((st & VMX_RV_MSTATUS_MPP) >> 11) == 2)
     st = (st & ~VMX_RV_MSTATUS_MPP) | (old & VMX_RV_MSTATUS_MPP); /* reserved: keep */
   sys->mstatus = st & ~VMX_RV_MSTATUS_SD;
-  if ((old ^ st) & (VMX_RV_MSTATUS_MPRV | VMX_RV_MSTATUS_MPP))
+  /* MPRV, MPP and SUM select a regime; MXR changes what loads may read in
+   * every translated regime. */
+  if ((old ^ st) & (VMX_RV_MSTATUS_MPRV | VMX_RV_MSTATUS_MPP | VMX_RV_MSTATUS_SUM))
     update_regimes(sys);
-  /* SUM changes what S may touch, MXR what S and U may read: only those
-   * regimes' entries go (Linux flips SUM around every user copy). */
-  if ((old ^ st) & VMX_RV_MSTATUS_SUM)
-    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_S);
-  if ((old ^ st) & VMX_RV_MSTATUS_MXR) {
-    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_S);
-    vmx_rv_tlb_flush_regime(cpu, VMX_RV_MMU_U);
-  }
+  if ((old ^ st) & VMX_RV_MSTATUS_MXR)
+    vmx_rv_tlb_flush(cpu, UINT64_MAX);
   return true;
 }
