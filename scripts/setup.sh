@@ -17,7 +17,7 @@ if [ "${VMX_SKIP_APT-}" != 1 ]; then
   known=$(dpkg-query -W -f='${Package}\n' $PACKAGES 2>/dev/null || true)
   for p in $PACKAGES; do echo "$known" | grep -qx "$p" || missing="$missing $p"; done
   if [ -n "$(echo $missing)" ]; then
-    echo "setup: installing$missing" >&2
+    echo "setup: installing:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends $missing
