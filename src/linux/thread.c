@@ -18,7 +18,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "linux/guest.h"
-#include "linux/vcpu.h"
+#include "actors/vcpu.h"
 
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13

@@ -39,7 +39,7 @@
 #include "devices/plic.h"
 #include "devices/syscon.h"
 #include "devices/uart16550.h"
-#include "linux/vcpu.h"
+#include "actors/vcpu.h"
 #include "machine/boot.h"
 #include "machine/fdt.h"
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "actors/actor.h"
-#include "linux/vcpu.h"
+#include "actors/vcpu.h"
 
 #define MEM (1u << 20)
 #define CODE 0x1000u

@@ -1,5 +1,5 @@
 /* vCPU actors (see vcpu.h) and the `--stats` tables. */
-#include "linux/vcpu.h"
+#include "actors/vcpu.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -12,8 +12,8 @@
  *
  * The loop must have been started with opts.kick = &cpu->exit_request.
  */
-#ifndef VMX_LINUX_VCPU_H
-#define VMX_LINUX_VCPU_H
+#ifndef VMX_ACTORS_VCPU_H
+#define VMX_ACTORS_VCPU_H
 
 #include <stdbool.h>
 #include <stdint.h>
