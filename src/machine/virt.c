@@ -428,7 +428,10 @@ static void stimer_cb(uv_timer_t *t) {
   hart_lines(m, hart, 0, 0); /* the hart sees STIP from its own stimecmp */
 }
 
+/* The host timers of every hart; on the device loop, once. */
 static void timers_init(vmx_virt_t *m, uv_loop_t *uv) {
+  if (m->timers_ready)
+    return;
   for (unsigned i = 0; i < m->nharts; i++) {
     uv_timer_init(uv, &m->mtimer[i]);
     uv_timer_init(uv, &m->stimer[i]);
@@ -450,8 +453,7 @@ static void timers_close(vmx_virt_t *m) {
 
 static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
-  if (!m->timers_ready)
-    timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
   switch (msg->env.type) {
   case VMX_MSG_MMIO_READ: {
     const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
@@ -946,7 +948,8 @@ static int devices_start(vmx_virt_t *m) {
   return 0;
 }
 
-/* The console is set up on the device loop by an actor there. */
+/* The console and the timers are set up on the device loop's thread, by an
+ * actor there that ends after its one message. */
 static int console_actor(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   (void)msg;
