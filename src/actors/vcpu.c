@@ -94,6 +94,15 @@ static int vcpu_yield(vmx_vcpu_t *v) {
   return rc == VMX_ENOENT ? 0 : rc;
 }
 
+/* The vCPU is no longer idle: its wake-up timer goes. */
+static void idle_end(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
+  v->idle = false;
+  if (v->idle_timer_on) {
+    vmx_actor_timer_stop(ctx, v->idle_timer); /* ENOENT: it fired already */
+    v->idle_timer_on = false;
+  }
+}
+
 /* Runs guest code until the guest thread ends or a message may wait. */
 static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
   if (!v->started) {
@@ -122,6 +131,13 @@ static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
       if (vmx_actor_mail_waiting(ctx))
         return vcpu_yield(v);
       v->idle = true;
+      /* Also wake after a while without a message: wfi may end at any
+       * time, and this bounds the stall if a wake-up is ever lost (one was
+       * seen, rarely, under load on a 2-core host and is not yet
+       * explained). */
+      vmx_msg_t tick = VMX_MSG_INIT(VCPU_RUN);
+      if (vmx_actor_timer_start(ctx, VMX_VCPU_IDLE_MAX_MS, 0, &tick, &v->idle_timer) == 0)
+        v->idle_timer_on = true;
       return 0;
     }
     if (why == VMX_RV_EXIT_REQUEST) {
@@ -140,6 +156,7 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   switch (msg->env.type) {
   case VMX_MSG_VCPU_RUN:
     v->run_queued = false;
+    idle_end(ctx, v);
     if (!v->paused && !v->stopping)
       rc = vcpu_slice(ctx, v);
     break;
@@ -170,7 +187,7 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
       rc = v->on_message(v, msg);
       /* Anything that reaches an idle vCPU may have woken it. */
       if (rc == 0 && v->idle) {
-        v->idle = false;
+        idle_end(ctx, v);
         rc = vcpu_yield(v);
       }
       break;
@@ -197,7 +214,7 @@ static void vcpu_on_stop(void *state, int reason) {
 int vmx_vcpu_spawn(vmx_loop_t *loop, vmx_vcpu_t *v, const char *name, bool start_paused) {
   v->loop = loop;
   v->paused = start_paused;
-  v->started = v->stopping = v->run_queued = v->idle = false;
+  v->started = v->stopping = v->run_queued = v->idle = v->idle_timer_on = false;
   v->ctx = NULL;
   vmx_bus_sender_init(vmx_loop_bus(loop), &v->self_sender);
   v->self_sender.icount = &v->cpu->icount;

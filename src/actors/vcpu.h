@@ -29,6 +29,9 @@ typedef struct vmx_vcpu vmx_vcpu_t;
  * message it handles. */
 enum { VMX_VCPU_CONTINUE = 0, VMX_VCPU_DONE = 1, VMX_VCPU_IDLE = 2 };
 
+/* An idle vCPU runs again after this long even without a message. */
+#define VMX_VCPU_IDLE_MAX_MS 10
+
 struct vmx_vcpu {
   /* Set by the owner before vmx_vcpu_spawn. */
   vmx_rv_cpu_t *cpu;
@@ -58,7 +61,8 @@ struct vmx_vcpu {
   vmx_loop_t *loop;
   vmx_addr_t addr;
   vmx_bus_sender_t self_sender;
-  bool paused, started, stopping, run_queued, idle;
+  bool paused, started, stopping, run_queued, idle, idle_timer_on;
+  uint64_t idle_timer;
   struct vmx_vcpu_rec *rec;
 };
 

@@ -385,7 +385,7 @@ static void ask_release(vmx_bus_t *bus, ask_rec_t *a) {
 
 /* Waits for the answer; on timeout the record is abandoned under its lock, so
  * a late answer finds phase != WAITING and is dropped. */
-static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline) {
+static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline, vmx_bus_endpoint_t *ep) {
   /* Spin a little first: a loop that is awake answers within microseconds,
    * faster than a futex wake-up. Acquire pairs with the completer's release. */
   for (unsigned i = 0; i < 2000; i++) {
@@ -393,13 +393,23 @@ static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline) {
       break;
     ck_pr_stall();
   }
-  struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
   pthread_mutex_lock(&a->lock);
+  /* Wait in slices; when one passes unanswered while the destination's
+   * ring holds messages, wake its loop again. This bounds the stall if a
+   * wake-up is ever lost (a loop seen asleep with a message in its ring,
+   * rarely, under load on a 2-core host; not yet explained). */
   while (a->phase == ASK_WAITING) {
+    uint64_t now = vmx_clock_ns(CLOCK_MONOTONIC);
+    uint64_t until = deadline - now > 2000000 ? now + 2000000 : deadline;
+    struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
     if (pthread_cond_timedwait(&a->done, &a->lock, &ts) != 0 && a->phase == ASK_WAITING) {
-      __atomic_store_n(&a->phase, ASK_FREE, __ATOMIC_RELEASE);
-      pthread_mutex_unlock(&a->lock);
-      return VMX_EAGAIN;
+      if (until >= deadline) {
+        __atomic_store_n(&a->phase, ASK_FREE, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&a->lock);
+        return VMX_EAGAIN;
+      }
+      if (ep && vmx_ring_depth(&ep->ring))
+        ep->wake(ep->wake_arg);
     }
   }
   int status = a->status;
@@ -422,7 +432,7 @@ int vmx__bus_ask(vmx_bus_t *bus, vmx_msg_t *req, vmx_msg_t *reply, bool external
   int rc = vmx__bus_post_wait(bus, req, external, timeout_ns);
   if (rc == 0) {
     *sent = true;
-    rc = ask_wait(a, reply, deadline);
+    rc = ask_wait(a, reply, deadline, endpoint_for(bus, req->env.dst));
   } else {
     pthread_mutex_lock(&a->lock);
     __atomic_store_n(&a->phase, ASK_FREE, __ATOMIC_RELEASE);
