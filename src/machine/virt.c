@@ -324,23 +324,30 @@ static int mmio_ack(vmx_actor_ctx_t *ctx, const vmx_msg_t *msg) {
 
 static bool mmio_size_ok(uint32_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
 
+/* The cases of a device actor's receive that serve register accesses with
+ * the device model `model` (vmx_<model>_read/_write) on state dev, setting
+ * rc: a read is answered with MMIO_DATA, a write acknowledged when it was
+ * asked for. Bad sizes read as no register and are not written. */
+#define MMIO_CASES(ctx, msg, model, dev)                                           \
+  case VMX_MSG_MMIO_READ: {                                                        \
+    const vmx_msg_mmio_read_t *r_ = &(msg)->body.mmio_read;                        \
+    bool ok_ = mmio_size_ok(r_->size);                                             \
+    rc = mmio_reply(ctx, ok_ ? vmx_##model##_read(dev, r_->offset, r_->size) : 0, ok_); \
+    break;                                                                         \
+  }                                                                                \
+  case VMX_MSG_MMIO_WRITE: {                                                       \
+    const vmx_msg_mmio_write_t *w_ = &(msg)->body.mmio_write;                      \
+    if (mmio_size_ok(w_->size))                                                    \
+      vmx_##model##_write(dev, w_->offset, w_->size, w_->value);                   \
+    rc = mmio_ack(ctx, msg);                                                       \
+    break;                                                                         \
+  }
+
 static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   int rc = 0;
   switch (msg->env.type) {
-  case VMX_MSG_MMIO_READ: {
-    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
-    bool ok = mmio_size_ok(r->size);
-    uint64_t v = ok ? vmx_uart16550_read(&m->uart, r->offset, r->size) : 0;
-    rc = mmio_reply(ctx, v, ok);
-    break;
-  }
-  case VMX_MSG_MMIO_WRITE: {
-    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
-    if (mmio_size_ok(w->size))
-      vmx_uart16550_write(&m->uart, w->offset, w->size, w->value);
-    break;
-  }
+  MMIO_CASES(ctx, msg, uart16550, &m->uart)
   case VMX_MSG_CONSOLE_IN:
     break;
   default:
@@ -361,25 +368,17 @@ static void plic_eip(void *arg, unsigned ctx, bool level) {
 
 static int plic_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
+  int rc = 0;
   switch (msg->env.type) {
-  case VMX_MSG_MMIO_READ: {
-    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
-    bool ok = mmio_size_ok(r->size);
-    return mmio_reply(ctx, ok ? vmx_plic_read(&m->plic, r->offset, r->size) : 0, ok);
-  }
-  case VMX_MSG_MMIO_WRITE: {
-    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
-    if (mmio_size_ok(w->size))
-      vmx_plic_write(&m->plic, w->offset, w->size, w->value);
-    return mmio_ack(ctx, msg);
-  }
+  MMIO_CASES(ctx, msg, plic, &m->plic)
   case VMX_MSG_IRQ_LINE:
     if (msg->body.irq_line.line < VMX_PLIC_SOURCES)
       vmx_plic_set_irq(&m->plic, msg->body.irq_line.line, msg->body.irq_line.level);
-    return 0;
+    break;
   default:
-    return 0;
+    break;
   }
+  return rc;
 }
 
 /* ------------------------------------------------------------ CLINT actor */
@@ -454,30 +453,22 @@ static void timers_close(vmx_virt_t *m) {
 static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  int rc = 0;
   switch (msg->env.type) {
-  case VMX_MSG_MMIO_READ: {
-    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
-    bool ok = mmio_size_ok(r->size);
-    return mmio_reply(ctx, ok ? vmx_aclint_read(&m->clint, r->offset, r->size) : 0, ok);
-  }
-  case VMX_MSG_MMIO_WRITE: {
-    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
-    if (mmio_size_ok(w->size))
-      vmx_aclint_write(&m->clint, w->offset, w->size, w->value);
-    return mmio_ack(ctx, msg);
-  }
+  MMIO_CASES(ctx, msg, aclint, &m->clint)
   case VMX_MSG_TIMER_SET: {
     unsigned hart = msg->body.timer_set.hart;
     if (hart < m->nharts) {
       m->sdeadline[hart] = msg->body.timer_set.deadline;
-          /* stimecmp counts in mtime (the CLINT's time, with its offset). */
+      /* stimecmp counts in mtime (the CLINT's time, with its offset). */
       timer_arm(&m->stimer[hart], vmx_aclint_mtime(&m->clint), m->sdeadline[hart], stimer_cb);
     }
-    return 0;
+    break;
   }
   default:
-    return 0;
+    break;
   }
+  return rc;
 }
 
 /* ------------------------------------------------------------ syscon, HTIF */
@@ -492,21 +483,13 @@ static void syscon_event(void *arg, vmx_syscon_event_t ev, int code) {
 
 static int syscon_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
+  int rc = 0;
   switch (msg->env.type) {
-  case VMX_MSG_MMIO_READ: {
-    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
-    bool ok = mmio_size_ok(r->size);
-    return mmio_reply(ctx, ok ? vmx_syscon_read(&m->syscon, r->offset, r->size) : 0, ok);
-  }
-  case VMX_MSG_MMIO_WRITE: {
-    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
-    if (mmio_size_ok(w->size))
-      vmx_syscon_write(&m->syscon, w->offset, w->size, w->value);
-    return 0;
-  }
+  MMIO_CASES(ctx, msg, syscon, &m->syscon)
   default:
-    return 0;
+    break;
   }
+  return rc;
 }
 
 static bool ram_range(vmx_virt_t *m, uint64_t pa, size_t len, uint8_t **p) {
