@@ -9,7 +9,8 @@ PACKAGES="build-essential cmake ninja-build pkg-config git
   libuv1-dev libmsgpack-dev libjemalloc-dev libck-dev libcmocka-dev libhwloc-dev
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user
   curl ca-certificates xz-utils dpkg-dev file python3 python3-matplotlib
-  libfdt-dev device-tree-compiler opensbi qemu-system-misc cpio"
+  libfdt-dev device-tree-compiler opensbi qemu-system-misc cpio
+  gdb-multiarch libdw-dev libelf-dev libslirp-dev libglib2.0-dev libpng-dev qemu-utils e2fsprogs"
 
 if [ "${VMX_SKIP_APT-}" != 1 ]; then
   missing=$(dpkg-query -W -f='${Package} ${Status}\n' $PACKAGES 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1 || true)
