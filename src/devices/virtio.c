@@ -498,7 +498,7 @@ size_t vmx_virtq_read(const vmx_virtq_elem_t *e, size_t off, void *dst, size_t n
       continue;
     }
     size_t k = len - off < n - done ? len - off : n - done;
-    memcpy((uint8_t *)dst + done, e->iov[i].base + off, k);
+    memmove((uint8_t *)dst + done, e->iov[i].base + off, k); /* guest buffers may overlap */
     done += k;
     off = 0;
   }
@@ -514,7 +514,7 @@ size_t vmx_virtq_write(const vmx_virtq_elem_t *e, size_t off, const void *src, s
       continue;
     }
     size_t k = len - off < n - done ? len - off : n - done;
-    memcpy(e->iov[i].base + off, (const uint8_t *)src + done, k);
+    memmove(e->iov[i].base + off, (const uint8_t *)src + done, k);
     done += k;
     off = 0;
   }
