@@ -437,6 +437,8 @@ int vmx_virtq_pop(vmx_virtio_dev_t *d, unsigned q, vmx_virtq_elem_t *e) {
   if (walk_chain(d, q, r.desc, vq->num, e) < 0)
     return -1;
   vq->last_avail++;
+  /* Relaxed: avail_event is a hint; a late store costs at most one extra
+   * notification, and the empty-ring path above fences before re-reading. */
   if (event_idx)
     __atomic_store_n((uint16_t *)(r.used + 4 + 8 * (size_t)vq->num), vq->last_avail,
                      __ATOMIC_RELAXED);
