@@ -245,6 +245,10 @@ uint64_t vmx_virtio_mmio_read(vmx_virtio_dev_t *d, uint64_t off, unsigned size) 
   case VMX_VIRTIO_MMIO_QUEUE_DRIVER_HIGH: return vq ? (uint32_t)(vq->avail >> 32) : 0;
   case VMX_VIRTIO_MMIO_QUEUE_DEVICE_LOW: return vq ? (uint32_t)vq->used : 0;
   case VMX_VIRTIO_MMIO_QUEUE_DEVICE_HIGH: return vq ? (uint32_t)(vq->used >> 32) : 0;
+  case VMX_VIRTIO_MMIO_SHM_LEN_LOW:
+  case VMX_VIRTIO_MMIO_SHM_LEN_HIGH:
+  case VMX_VIRTIO_MMIO_SHM_BASE_LOW:
+  case VMX_VIRTIO_MMIO_SHM_BASE_HIGH: return 0xffffffffu;
   case VMX_VIRTIO_MMIO_CONFIG_GENERATION: return d->config_generation;
   default: return 0;
   }

@@ -9,7 +9,9 @@
  *   0x030 QueueSel  0x034 QueueNumMax  0x038 QueueNum  0x044 QueueReady
  *   0x050 QueueNotify  0x060 InterruptStatus  0x064 InterruptACK
  *   0x070 Status  0x080/0x084 QueueDesc  0x090/0x094 QueueDriver
- *   0x0a0/0x0a4 QueueDevice  0x0fc ConfigGeneration  0x100.. device config
+ *   0x0a0/0x0a4 QueueDevice  0x0b0-0x0bc SHMLen/SHMBase (no shared memory
+ *   regions: all read ~0, as QEMU, which Linux takes as "none")
+ *   0x0fc ConfigGeneration  0x100.. device config
  *
  * Model choices:
  *   - FEATURES_OK is refused (the bit reads back clear) when the driver
@@ -87,6 +89,11 @@ void *vmx_guest_ram_ptr(const vmx_guest_ram_t *ram, uint64_t gpa, uint64_t len);
 #define VMX_VIRTIO_MMIO_QUEUE_DRIVER_HIGH 0x094
 #define VMX_VIRTIO_MMIO_QUEUE_DEVICE_LOW 0x0a0
 #define VMX_VIRTIO_MMIO_QUEUE_DEVICE_HIGH 0x0a4
+#define VMX_VIRTIO_MMIO_SHM_SEL 0x0ac       /* shared memory regions: none */
+#define VMX_VIRTIO_MMIO_SHM_LEN_LOW 0x0b0   /* reads ~0: "no such region" */
+#define VMX_VIRTIO_MMIO_SHM_LEN_HIGH 0x0b4
+#define VMX_VIRTIO_MMIO_SHM_BASE_LOW 0x0b8
+#define VMX_VIRTIO_MMIO_SHM_BASE_HIGH 0x0bc
 #define VMX_VIRTIO_MMIO_CONFIG_GENERATION 0x0fc
 #define VMX_VIRTIO_MMIO_CONFIG 0x100
 

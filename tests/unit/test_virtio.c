@@ -203,6 +203,9 @@ static void test_registers(void **state) {
   assert_int_equal(vmx_virtio_mmio_read(&H->dev, 0x1fc, 4), 0);
   /* sub-word register reads are refused */
   assert_int_equal(vmx_virtio_mmio_read(&H->dev, 0, 2), 0);
+  /* no shared memory regions (Linux: a length of ~0 means none) */
+  assert_int_equal(rd(VMX_VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffffu);
+  assert_int_equal(rd(VMX_VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffffu);
   assert_int_equal(rd(VMX_VIRTIO_MMIO_CONFIG_GENERATION), 0);
   vmx_virtio_config_changed(&H->dev);
   assert_int_equal(rd(VMX_VIRTIO_MMIO_CONFIG_GENERATION), 1);
