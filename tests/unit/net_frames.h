@@ -24,6 +24,7 @@ enum {
   NET_DHCP_DISCOVER = 1,
   NET_DHCP_OFFER = 2,
   NET_TCP_SYN = 0x02,
+  NET_TCP_PSH = 0x08,
   NET_TCP_RST = 0x04,
   NET_TCP_ACK = 0x10,
 };
@@ -122,27 +123,35 @@ static inline size_t net_build_dhcp_discover(uint8_t *p, uint32_t xid) {
   return n + 8 + NET_BOOTP_SIZE;
 }
 
-/* A TCP SYN (no options) with a correct checksum. */
-static inline size_t net_build_tcp_syn(uint8_t *p, const uint8_t *src, const uint8_t *dst,
-                                       uint16_t sport, uint16_t dport, uint32_t seq) {
-  size_t n = net_eth(p, NET_SLIRP_MAC, NET_ETH_IP);
-  n += net_ipv4(p + n, src, dst, 6, 20);
-  uint8_t *t = p + n;
+/* A TCP segment (no options) with `payload` bytes, checksummed. */
+static inline size_t net_build_tcp(uint8_t *p, const uint8_t *src, const uint8_t *dst,
+                                   uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+                                   uint32_t ack, const void *payload, size_t n) {
+  size_t off = net_eth(p, NET_SLIRP_MAC, NET_ETH_IP);
+  off += net_ipv4(p + off, src, dst, 6, 20 + n);
+  uint8_t *t = p + off;
   memset(t, 0, 20);
   net_put16(t, sport);
   net_put16(t + 2, dport);
   net_put32(t + 4, seq);
+  net_put32(t + 8, ack);
   t[12] = 5 << 4;
-  t[13] = NET_TCP_SYN;
+  t[13] = flags;
   net_put16(t + 14, 65535);
+  memcpy(t + 20, payload, n);
   uint8_t pseudo[12];
   memcpy(pseudo, src, 4);
   memcpy(pseudo + 4, dst, 4);
   pseudo[8] = 0;
   pseudo[9] = 6;
-  net_put16(pseudo + 10, 20);
-  net_put16(t + 16, (uint16_t)~net_sum(t, 20, net_sum(pseudo, 12, 0)));
-  return n + 20;
+  net_put16(pseudo + 10, (uint16_t)(20 + n));
+  net_put16(t + 16, (uint16_t)~net_sum(t, 20 + n, net_sum(pseudo, 12, 0)));
+  return off + 20 + n;
+}
+
+static inline size_t net_build_tcp_syn(uint8_t *p, const uint8_t *src, const uint8_t *dst,
+                                       uint16_t sport, uint16_t dport, uint32_t seq) {
+  return net_build_tcp(p, src, dst, sport, dport, NET_TCP_SYN, seq, 0, "", 0);
 }
 
 /* The IPv4 header of an Ethernet frame, or NULL. */

@@ -140,6 +140,21 @@ static bool is_tcp(const uint8_t *p, size_t len, void *ctx) {
          (t[13] & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) == q->flags;
 }
 
+typedef struct data_query {
+  tcp_query_t *tcp;
+  const char *payload;
+} data_query_t;
+
+static bool is_tcp_with_data(const uint8_t *p, size_t len, void *ctx) {
+  data_query_t *q = ctx;
+  if (!is_tcp(p, len, q->tcp))
+    return false;
+  const uint8_t *ip = p + 14, *t = net_tcp_header(p, len);
+  size_t hl = (size_t)(t[12] >> 4) * 4, n = strlen(q->payload);
+  size_t total = net_be16(ip + 2) - (size_t)(ip[0] & 15) * 4 - hl;
+  return total == n && !memcmp(t + hl, q->payload, n);
+}
+
 /* A SYN from slirp's side towards guest port 2222 (any source port). */
 static bool is_syn_to_guest_port(const uint8_t *p, size_t len, void *ctx) {
   (void)ctx;
@@ -179,6 +194,21 @@ static bool accepted(fixture_t *f, void *ctx) {
   if (a->conn < 0)
     a->conn = accept(a->listener, NULL, NULL);
   return a->conn >= 0;
+}
+
+typedef struct read_ctx {
+  int fd;
+  char buf[16];
+  size_t n;
+} read_ctx_t;
+
+static bool read_some(fixture_t *f, void *ctx) {
+  (void)f;
+  read_ctx_t *r = ctx;
+  ssize_t got = recv(r->fd, r->buf + r->n, sizeof r->buf - r->n, MSG_DONTWAIT);
+  if (got > 0)
+    r->n += (size_t)got;
+  return r->n >= 5;
 }
 
 /* An ARP request from the guest teaches slirp the guest's MAC, which it needs
@@ -230,7 +260,7 @@ static void test_arp_request_for_the_gateway_gets_a_reply(void **state) {
   fixture_free(f);
 }
 
-static void test_tcp_syn_to_gateway_connects_to_host_loopback(void **state) {
+static void test_tcp_to_gateway_reaches_host_loopback_both_ways(void **state) {
   (void)state;
   uint16_t port = 0;
   accept_ctx_t a = {listen_on(INADDR_LOOPBACK, &port), -1};
@@ -245,6 +275,23 @@ static void test_tcp_syn_to_gateway_connects_to_host_loopback(void **state) {
   assert_non_null(synack);
   assert_int_equal(net_be32(net_tcp_header(synack, len) + 8), 1001);   /* acks our SYN */
   assert_true(run_until(f, accepted, &a));
+  /* Complete the handshake; bytes the host writes reach the guest. */
+  uint32_t their_seq = net_be32(net_tcp_header(synack, len) + 4);
+  n = net_build_tcp(frame, NET_GUEST_IP, NET_GATEWAY_IP, 40000, port, NET_TCP_ACK, 1001,
+                    their_seq + 1, "", 0);
+  vmx_slirp_input(f->net, frame, n);
+  assert_int_equal(write(a.conn, "hello", 5), 5);
+  tcp_query_t dq = {port, 40000, NET_TCP_ACK};
+  data_query_t want = {&dq, "hello"};
+  const uint8_t *data = wait_frame(f, is_tcp_with_data, &want, &len);
+  assert_non_null(data);
+  /* and bytes the guest sends reach the host */
+  n = net_build_tcp(frame, NET_GUEST_IP, NET_GATEWAY_IP, 40000, port, NET_TCP_ACK | NET_TCP_PSH,
+                    1001, their_seq + 6, "world", 5);
+  vmx_slirp_input(f->net, frame, n);
+  read_ctx_t r = {a.conn, {0}, 0};
+  assert_true(run_until(f, read_some, &r));
+  assert_memory_equal(r.buf, "world", 5);
   close(a.conn);
   close(a.listener);
   fixture_free(f);
@@ -320,7 +367,7 @@ int main(void) {
       cmocka_unit_test(test_dhcp_discover_gets_an_offer_for_10_0_2_15),
       cmocka_unit_test(test_net_option_moves_the_dhcp_range),
       cmocka_unit_test(test_arp_request_for_the_gateway_gets_a_reply),
-      cmocka_unit_test(test_tcp_syn_to_gateway_connects_to_host_loopback),
+      cmocka_unit_test(test_tcp_to_gateway_reaches_host_loopback_both_ways),
       cmocka_unit_test(test_hostfwd_connection_becomes_a_syn_to_the_guest),
       cmocka_unit_test(test_hostfwd_on_a_busy_port_fails_at_start),
       cmocka_unit_test(test_bad_options_are_named_in_the_error),
