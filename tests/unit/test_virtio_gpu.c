@@ -261,6 +261,11 @@ static void test_config_reports_one_scanout(void **state) {
   assert_int_equal(rd(VMX_VIRTIO_MMIO_CONFIG + 12), 0);  /* num_capsets */
   wr(VMX_VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
   assert_int_equal(rd(VMX_VIRTIO_MMIO_DEVICE_FEATURES) & 0x1f, 0);   /* no VIRGL, no EDID */
+  /* Linux's probe asks for the host-visible region: length ~0 means none
+   * (a 0 would make it try to reserve a region and fail the probe). */
+  wr(VMX_VIRTIO_MMIO_SHM_SEL, 1);
+  assert_int_equal(rd(VMX_VIRTIO_MMIO_SHM_LEN_LOW), UINT32_MAX);
+  assert_int_equal(rd(VMX_VIRTIO_MMIO_SHM_LEN_HIGH), UINT32_MAX);
 }
 
 static void test_display_info_is_the_configured_size(void **state) {
