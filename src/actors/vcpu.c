@@ -1,5 +1,6 @@
 /* vCPU actors (see vcpu.h) and the `--stats` tables. */
 #include "actors/vcpu.h"
+#include "debug/dbg_vcpu.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -117,8 +118,14 @@ static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
   if (vmx_actor_mail_waiting(ctx))
     return vcpu_yield(v);
   vmx_rv_exit_t (*run)(vmx_rv_cpu_t *) = v->run ? v->run : vmx_rv_cpu_run;
+  if (v->dbg)
+    run = vmx_dbg_vcpu_run;
   for (;;) {
     vmx_rv_exit_t why = run(v->cpu);
+    if (v->dbg && vmx_dbg_vcpu_exit(v, why)) {
+      rec_update(v, ctx);
+      return 0;
+    }
     int next = v->on_exit(v, why);
     if (next == VMX_VCPU_DONE) {
       v->stopping = true;
@@ -157,7 +164,7 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   case VMX_MSG_VCPU_RUN:
     v->run_queued = false;
     idle_end(ctx, v);
-    if (!v->paused && !v->stopping)
+    if (!v->paused && !v->stopping && !(v->dbg && v->dbg->halted))
       rc = vcpu_slice(ctx, v);
     break;
   case VMX_MSG_VCPU_PAUSE:
@@ -182,6 +189,14 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
     rc = vmx_actor_reply(ctx, &r);
     break;
   }
+  case VMX_MSG_DBG_HALT: case VMX_MSG_DBG_RESUME: case VMX_MSG_DBG_REGS:
+  case VMX_MSG_DBG_MEM: case VMX_MSG_DBG_POINT: case VMX_MSG_DBG_RESET:
+    rc = vmx_dbg_vcpu_message(v, ctx, msg);
+    if (rc == 1) {
+      idle_end(ctx, v);
+      rc = vcpu_yield(v);
+    }
+    break;
   default:
     if (v->on_message) {
       rc = v->on_message(v, msg);
@@ -204,8 +219,22 @@ static int vcpu_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   return rc;
 }
 
+/* Tells the debugger a vCPU began or ended. */
+static void dbg_announce(vmx_vcpu_t *v, bool alive) {
+  vmx_msg_t m = VMX_MSG_INIT(DBG_THREAD);
+  m.body.dbg_thread.alive = alive;
+  m.body.dbg_thread.thread = v->dbg->thread;
+  m.body.dbg_thread.vcpu = v->addr;
+  m.body.dbg_thread.code = -1;
+  int rc = vmx_bus_send_wait(&v->self_sender, v->dbg->server, &m, UINT64_C(1000000000));
+  if (rc && rc != VMX_ENOENT)
+    vmx_log_error("vCPU %u: cannot tell the debugger: %s", v->dbg->thread, vmx_strerror(rc));
+}
+
 static void vcpu_on_stop(void *state, int reason) {
   vmx_vcpu_t *v = state;
+  if (v->dbg)
+    dbg_announce(v, false);
   rec_end(v, reason);
   if (v->on_end)
     v->on_end(v, reason);
@@ -234,6 +263,8 @@ int vmx_vcpu_spawn(vmx_loop_t *loop, vmx_vcpu_t *v, const char *name, bool start
   }
   if (v->rec)
     v->rec->addr = v->addr;
+  if (v->dbg)
+    dbg_announce(v, true);
   return start_paused ? 0 : vcpu_yield(v);
 }
 

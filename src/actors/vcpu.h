@@ -23,6 +23,7 @@
 #include "cpu/riscv/cpu.h"
 
 typedef struct vmx_vcpu vmx_vcpu_t;
+struct vmx_vcpu_dbg;
 
 /* What on_exit tells the vCPU: run on, the guest thread is over, or wait
  * (a hart in wfi): the slice ends and the vCPU runs again after the next
@@ -52,6 +53,12 @@ struct vmx_vcpu {
    * then fails). */
   int (*on_message)(vmx_vcpu_t *v, const vmx_msg_t *msg);
   void *arg;
+  /* Optional: puts the cpu back in its reset state (the debugger's
+   * `monitor reset`), on the loop thread. */
+  void (*on_reset)(vmx_vcpu_t *v);
+  /* Set before spawning to put the vCPU under the debugger
+   * (debug/dbg_vcpu.h); NULL otherwise. */
+  struct vmx_vcpu_dbg *dbg;
   /* The actor context while the vCPU handles a message or runs a slice
    * (for sends and asks from on_exit, on_message and the cpu's hooks);
    * NULL otherwise. */

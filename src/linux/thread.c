@@ -19,6 +19,8 @@
 #include "base/log.h"
 #include "linux/guest.h"
 #include "actors/vcpu.h"
+#include "debug/dbg_vcpu.h"
+#include "debug/gdbstub.h"
 
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13
@@ -41,6 +43,7 @@ typedef struct vcpu_slot {
   vmx_linux_thread_t t;
   vmx_loop_t *loop;
   vmx_vcpu_t v;
+  vmx_vcpu_dbg_t dbg;  /* under gdb (run-user -g) */
   unsigned seq;        /* n-th loop started: its place in the scheduler's plan */
   pid_t tid;           /* host tid of the loop thread */
   uint64_t start_mask; /* guest signal mask at start */
@@ -56,6 +59,8 @@ static struct {
   unsigned nloops;
   bool forked;          /* this process is a fork child: no bus */
   vmx_trace_rec_t *trace; /* --trace recorder, or NULL */
+  bool gdb;             /* -g: a GDB server runs */
+  vmx_addr_t gdb_server;
 } vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void rt_after_fork_child(void) {
@@ -67,6 +72,8 @@ static void rt_after_fork_child(void) {
   vmx__rt.idle = NULL;
   /* The parent owns the trace file; the child records nothing. */
   vmx__rt.trace = NULL;
+  /* The debugger follows the parent only. */
+  vmx__rt.gdb = false;
   pthread_mutex_init(&vmx__rt.lock, NULL);
   vmx_vcpu_stats_enable(false);
 }
@@ -93,6 +100,28 @@ int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trac
   vmx_vcpu_stats_enable(stats);
   pthread_atfork(NULL, NULL, rt_after_fork_child);
   return 0;
+}
+
+/* gdb asked to kill the guest. */
+static void gdb_kill(void *arg) {
+  (void)arg;
+  syscall(SYS_exit_group, 137);
+}
+
+int vmx__thread_gdb_start(unsigned port, char *err, size_t errlen) {
+  vmx_gdb_opts_t o = {.port = port, .system = false, .start_running = false, .on_kill = gdb_kill};
+  int rc = vmx_gdb_server_spawn(vmx__rt.bus, &o, &vmx__rt.gdb_server, err, errlen);
+  if (rc == 0)
+    vmx__rt.gdb = true;
+  return rc;
+}
+
+/* The guest process ends with status: gdb hears of it first. */
+static void gdb_exit(vmx_linux_thread_t *t, int status) {
+  if (!vmx__rt.gdb || vmx__rt.forked)
+    return;
+  vcpu_slot_t *s = (vcpu_slot_t *)t;
+  vmx_gdb_notify_exit(&s->v.self_sender, vmx__rt.gdb_server, status & 0xff);
 }
 
 static void slot_thread_start(vmx_loop_t *loop, void *arg) {
@@ -206,11 +235,21 @@ static void slot_on_end(vmx_vcpu_t *v, int reason) {
   vmx__thread_free(&s->t);
 }
 
-int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask) {
+int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *parent) {
   vcpu_slot_t *s = (vcpu_slot_t *)t;
   s->start_mask = mask;
   s->v = (vmx_vcpu_t){.cpu = &t->cpu, .on_exit = slot_on_exit, .on_start = slot_on_start,
                       .on_end = slot_on_end, .arg = s};
+  if (vmx__rt.gdb && !vmx__rt.forked) {
+    vcpu_slot_t *ps = (vcpu_slot_t *)parent;
+    if (!parent) {
+      vmx_dbg_vcpu_attach(&s->v, &s->dbg, vmx__rt.gdb_server, (uint32_t)t->tid);
+    } else if (ps->v.dbg) {
+      vmx_dbg_vcpu_inherit(&s->dbg, ps->v.dbg, (uint32_t)t->tid);
+      s->v.dbg = &s->dbg;
+      t->cpu.dbg = &s->dbg.pts;
+    }
+  }
   char name[16];
   snprintf(name, sizeof name, "vcpu-%d", (int)s->tid);
   return vmx_vcpu_spawn(s->loop, &s->v, name, false);
@@ -266,7 +305,7 @@ int64_t vmx__thread_clone(vmx_linux_thread_t *t, uint64_t flags, uint64_t newsp,
     vmx_linux_mm_copy_out(vmx__mm(t), ctid, &tid, sizeof tid);
   atomic_fetch_add_explicit(&t->proc->nthreads, 1, memory_order_relaxed);
   /* The alternate stack is not inherited; the mask is. */
-  if (vmx__thread_start(n, t->sig.blocked)) {
+  if (vmx__thread_start(n, t->sig.blocked, t)) {
     atomic_fetch_sub_explicit(&t->proc->nthreads, 1, memory_order_relaxed);
     vmx_rv_cpu_close(&n->cpu);
     vmx__thread_free(n);
@@ -286,6 +325,7 @@ int64_t vmx_sys_exit(vmx_linux_thread_t *t, const uint64_t a[6]) {
   int status = (int)a[0];
   /* The last thread to exit ends the process with its status. */
   if (atomic_fetch_sub_explicit(&t->proc->nthreads, 1, memory_order_acq_rel) == 1) {
+    gdb_exit(t, status);
     rt_exit_stats();
     syscall(SYS_exit_group, status);
   }
@@ -302,6 +342,7 @@ int64_t vmx_sys_exit(vmx_linux_thread_t *t, const uint64_t a[6]) {
 }
 
 int64_t vmx_sys_exit_group(vmx_linux_thread_t *t, const uint64_t a[6]) {
+  gdb_exit(t, (int)a[0]);
   rt_exit_stats();
   syscall(SYS_exit_group, (int)a[0]);
   __builtin_unreachable();

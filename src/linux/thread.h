@@ -18,6 +18,12 @@
 int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trace_path,
                         const char *trace_topics, vmx_sched_error_t *err);
 
+/* Starts the GDB server (`run-user -g PORT`): the main thread starts
+ * halted, waiting for gdb, and every guest thread is a gdb thread. Call
+ * after vmx__thread_rt_init, before vmx__thread_start. Returns 0 or an
+ * error with a message in err. */
+int vmx__thread_gdb_start(unsigned port, char *err, size_t errlen);
+
 /* A zeroed guest thread on an idle loop thread (a new one if none is idle);
  * its vCPU is not initialised. NULL when out of memory or threads. cur is
  * the calling guest thread (its host mask is restored), or NULL. */
@@ -37,8 +43,10 @@ pid_t vmx__thread_host_tid(vmx_linux_thread_t *t);
 void vmx__thread_free(vmx_linux_thread_t *t);
 
 /* Starts t (vCPU initialised, registers set) as a vCPU actor on its loop:
- * it binds to signals with mask `mask` and runs. Returns 0 or an error. */
-int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask);
+ * it binds to signals with mask `mask` and runs. parent: the guest thread
+ * that created it (its debugger state is inherited), NULL for the main
+ * thread. Returns 0 or an error. */
+int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *parent);
 
 /* Handles one vCPU exit of t (user.c): a system call, or the signal of a
  * fault, ebreak or illegal instruction. */

@@ -28,6 +28,8 @@ static void vmx__usage(FILE *out) {
           "               first (like qemu-riscv64 -L)\n"
           "  -0 ARGV0     pass ARGV0 as the program's argv[0]\n"
           "  -strace      log every system call on stderr\n"
+          "  -g PORT      wait for gdb on 127.0.0.1:PORT before running (gdb-multiarch:\n"
+          "               `target remote :PORT`); guest threads are gdb threads\n"
           "  --stats      at exit, print the counters of the actor runtime's loops and\n"
           "               of every vCPU actor (one per guest thread) on stderr\n"
           "  --trace FILE record the bus's messages to FILE (read it with `vmx trace dump`)\n"
@@ -68,6 +70,15 @@ static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, vmx_sched_opts
       *stats = true;
     } else if (!strcmp(a, "--trace") && i + 1 < argc) {
       o->trace = argv[++i];
+    } else if (!strcmp(a, "-g") && i + 1 < argc) {
+      char *end;
+      unsigned long port = strtoul(argv[++i], &end, 10);
+      if (*end || port == 0 || port > 65535) {
+        vmx_log_error("run-user: -g wants a TCP port (1-65535), not '%s'", argv[i]);
+        *status = 2;
+        return -1;
+      }
+      o->gdb_port = (unsigned)port;
     } else if (!strcmp(a, "--trace-topics") && i + 1 < argc) {
       o->trace_topics = argv[++i];
     } else if ((!strcmp(a, "-L") || !strcmp(a, "-0")) && i + 1 < argc) {
@@ -121,6 +132,14 @@ int vmx_linux_main(int argc, char **argv) {
     vmx_log_error("run-user: %s", serr.text);
     return 2;
   }
+  if (proc.opts.gdb_port) {
+    char gerr[256];
+    err = vmx__thread_gdb_start(proc.opts.gdb_port, gerr, sizeof gerr);
+    if (err) {
+      vmx_log_error("run-user: %s", gerr);
+      return 2;
+    }
+  }
   err = vmx_linux_mm_init(&proc.mm);
   if (err == 0)
     err = vmx_linux_signal_init(&proc);
@@ -151,7 +170,7 @@ int vmx_linux_main(int argc, char **argv) {
   t->cpu.pc = pc;
   t->cpu.x[2] = sp;
   atomic_store(&proc.nthreads, 1);
-  err = vmx__thread_start(t, proc.sig.initial_mask);
+  err = vmx__thread_start(t, proc.sig.initial_mask, NULL);
   if (err) {
     vmx_log_error("cannot start the guest's main thread: %s", vmx_strerror(err));
     return 1;

@@ -30,6 +30,7 @@ typedef struct vmx_linux_opts {
   bool strace;             /* -strace: log every system call on stderr */
   const char *trace;       /* --trace FILE: record the bus's messages (trace.h) */
   const char *trace_topics; /* --trace-topics LIST: which topics (default all) */
+  unsigned gdb_port;       /* -g PORT: wait for gdb there (0: no debugger) */
 } vmx_linux_opts_t;
 
 /* Process-wide state. Fields are written at start-up by the main thread

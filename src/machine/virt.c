@@ -40,8 +40,11 @@
 #include "devices/syscon.h"
 #include "devices/uart16550.h"
 #include "actors/vcpu.h"
+#include "debug/dbg_vcpu.h"
+#include "debug/gdbstub.h"
 #include "machine/boot.h"
 #include "machine/fdt.h"
+#include "mem/rv_mmu.h"
 
 #define MiB ((uint64_t)1 << 20)
 #define GUARD ((size_t)64 << 10)
@@ -53,6 +56,7 @@ typedef struct hart {
   vmx_rv_cpu_t cpu;
   vmx_rv_sys_t sys;
   vmx_vcpu_t vcpu;
+  vmx_vcpu_dbg_t dbg;  /* under gdb (-gdb) */
   vmx_virt_t *m;
   unsigned index;
   vmx_loop_t *loop;
@@ -70,6 +74,8 @@ typedef struct options {
   uint64_t ram_size;
   unsigned smp;
   const char *bios, *kernel, *initrd, *append;
+  const char *gdb;   /* -gdb DEV / -s: where the GDB server listens */
+  bool gdb_wait;     /* -S: harts wait for gdb before the first instruction */
 } options_t;
 
 struct vmx_virt {
@@ -86,6 +92,8 @@ struct vmx_virt {
   vmx_bus_t *bus;
   vmx_loop_t *dev_loop;
   vmx_bus_sender_t dev_sender; /* device-loop code outside a receive */
+  bool gdb;
+  vmx_addr_t gdb_server;
   region_t regions[8];
   unsigned nregions;
   uint64_t tohost, fromhost;
@@ -657,6 +665,46 @@ static int hart_on_message(vmx_vcpu_t *v, const vmx_msg_t *msg) {
   return 0;
 }
 
+static int load_images(vmx_virt_t *m);
+
+/* The hart's reset state: what harts_start gives it (the debugger's
+ * `monitor reset`). */
+static void hart_setup(hart_t *h) {
+  vmx_virt_t *m = h->m;
+  vmx_rv_dbg_t *dbg = h->cpu.dbg;
+  memset(h->cpu.x, 0, sizeof h->cpu.x);
+  memset(h->cpu.f, 0, sizeof h->cpu.f);
+  h->cpu.fflags = h->cpu.frm = 0;
+  h->cpu.resv_valid = false;
+  h->sys.ram = m->ram;
+  h->sys.ram_base = VMX_VIRT_DRAM_BASE;
+  h->sys.ram_size = m->ram_size;
+  h->sys.watch_pa = m->tohost ? m->tohost & ~(uint64_t)0xfff : UINT64_MAX;
+  h->sys.ops = &hart_ops;
+  h->sys.machine = m;
+  vmx_rv_sys_init(&h->cpu, &h->sys, h->index);
+  h->cpu.dbg = dbg;
+  h->cpu.pc = m->entry;
+  h->cpu.x[10] = h->index;
+  h->cpu.x[11] = m->fdt_addr;
+  h->cpu.x[12] = m->info_addr;
+}
+
+static void hart_reset(vmx_vcpu_t *v) {
+  hart_t *h = v->arg;
+  hart_setup(h);
+  vmx_rv_tlb_flush(&h->cpu, UINT64_MAX);
+}
+
+/* gdb's `monitor reset`, on the server's thread with every hart halted:
+ * the images go back into RAM (each hart then resets itself). */
+static int gdb_reset(void *arg) {
+  vmx_virt_t *m = arg;
+  return load_images(m) ? VMX_EIO : 0;
+}
+
+static void gdb_kill(void *arg) { machine_finish(arg, 0); }
+
 static void hart_thread_start(vmx_loop_t *loop, void *arg) {
   hart_t *h = arg;
   vmx_sched_error_t err;
@@ -690,6 +738,10 @@ static void usage(FILE *out) {
           "  -initrd FILE      initial ramdisk for Linux\n"
           "  -append CMDLINE   kernel command line\n"
           "  -nographic        accepted for QEMU compatibility (the console is always stdio)\n"
+          "  -gdb tcp:[HOST]:PORT  serve gdb there (HOST defaults to 127.0.0.1); harts are\n"
+          "                    gdb's threads 1..N\n"
+          "  -s                -gdb tcp::1234\n"
+          "  -S                do not start the harts until gdb continues them\n"
           "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
           "\n"
           "Console: Ctrl-A X quits, Ctrl-A H lists the escapes. The exit status is 0 after a\n"
@@ -735,6 +787,14 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
     }
     if (!strcmp(a, "-nographic"))
       continue;
+    if (!strcmp(a, "-s")) {
+      o->gdb = "tcp::1234";
+      continue;
+    }
+    if (!strcmp(a, "-S")) {
+      o->gdb_wait = true;
+      continue;
+    }
     int src = vmx_sched_opts_arg(so, argc, argv, &i, NULL);
     if (src < 0)
       return 1;
@@ -773,6 +833,8 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
       o->initrd = val;
     } else if (!strcmp(a, "-append")) {
       o->append = val;
+    } else if (!strcmp(a, "-gdb")) {
+      o->gdb = val;
     } else if (!strcmp(a, "-display")) {
       if (strcmp(val, "none")) {
         vmx_log_error("-display %s: vmx has no display yet (use -display none)", val);
@@ -789,6 +851,10 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
   }
   if (!o->kernel && !o->bios) {
     vmx_log_error("nothing to run: give -kernel (a bare-metal ELF with -bios none)");
+    return 1;
+  }
+  if (o->gdb_wait && !o->gdb) {
+    vmx_log_error("-S waits for gdb: give -gdb tcp::PORT or -s too");
     return 1;
   }
   if (!o->kernel && (o->initrd || o->append)) {
@@ -964,17 +1030,7 @@ static int harts_start(vmx_virt_t *m) {
     if (rc)
       return rc;
     h->cpu.opaque = h;
-    h->sys.ram = m->ram;
-    h->sys.ram_base = VMX_VIRT_DRAM_BASE;
-    h->sys.ram_size = m->ram_size;
-    h->sys.watch_pa = m->tohost ? m->tohost & ~(uint64_t)0xfff : UINT64_MAX;
-    h->sys.ops = &hart_ops;
-    h->sys.machine = m;
-    vmx_rv_sys_init(&h->cpu, &h->sys, i);
-    h->cpu.pc = m->entry;
-    h->cpu.x[10] = i;
-    h->cpu.x[11] = m->fdt_addr;
-    h->cpu.x[12] = m->info_addr;
+    hart_setup(h);
     char name[16];
     snprintf(name, sizeof name, "hart%u", i);
     vmx_loop_options_t lo = {
@@ -992,7 +1048,12 @@ static int harts_start(vmx_virt_t *m) {
     h->vcpu.run = vmx_rv_cpu_run_sys;
     h->vcpu.on_exit = hart_on_exit;
     h->vcpu.on_message = hart_on_message;
+    h->vcpu.on_reset = hart_reset;
     h->vcpu.arg = h;
+    if (m->gdb) {
+      vmx_dbg_vcpu_attach(&h->vcpu, &h->dbg, m->gdb_server, i + 1);
+      h->dbg.halted = m->opt.gdb_wait;
+    }
   }
   /* Spawn them all paused-free only once every loop exists, so the first
    * IPI of hart 0 finds hart 1. */
@@ -1077,6 +1138,22 @@ int vmx_virt_main(int argc, char **argv) {
     vmx_log_error("cannot start the devices: %s", vmx_strerror(rc));
     goto stop;
   }
+  if (m->opt.gdb) {
+    char host[64], err[300];
+    unsigned port;
+    if (vmx_gdb_parse_address(m->opt.gdb, host, sizeof host, &port)) {
+      vmx_log_error("-gdb %s: give tcp:[HOST]:PORT", m->opt.gdb);
+      goto stop;
+    }
+    vmx_gdb_opts_t go = {.host = host, .port = port, .system = true,
+                         .start_running = !m->opt.gdb_wait, .on_kill = gdb_kill,
+                         .on_reset = gdb_reset, .arg = m};
+    if (vmx_gdb_server_spawn(m->bus, &go, &m->gdb_server, err, sizeof err)) {
+      vmx_log_error("%s", err);
+      goto stop;
+    }
+    m->gdb = true;
+  }
   tty_raw(m);
   signal(SIGTERM, on_fatal_signal);
   signal(SIGINT, on_fatal_signal);
@@ -1103,6 +1180,8 @@ int vmx_virt_main(int argc, char **argv) {
   }
   status = m->exit_code;
   pthread_mutex_unlock(&m->lock);
+  if (m->gdb)
+    vmx_gdb_notify_exit(&m->dev_sender, m->gdb_server, status);
 stop:
   if (m->bus) {
     /* Stop the harts first (a message kicks a hart out of guest code),

@@ -24,6 +24,9 @@ typedef enum {
   VMX_RV_EXIT_LIMIT,    /* icount reached icount_limit */
   VMX_RV_EXIT_REQUEST,  /* exit_request was set */
   VMX_RV_EXIT_WFI,      /* system mode: wfi with nothing pending; pc is past it */
+  VMX_RV_EXIT_BREAKPOINT, /* debugger (vmx_rv_cpu_run_dbg): pc is a breakpoint, not run */
+  VMX_RV_EXIT_WATCH,    /* debugger: the instruction at pc would touch a watched
+                           range (dbg->hit_*); it has not run */
 } vmx_rv_exit_t;
 
 /* Bits of exit_request. Other threads set EXIT; the cpu sets IRQ on itself
@@ -132,6 +135,28 @@ enum { VMX_RV_FF_NX = 1, VMX_RV_FF_UF = 2, VMX_RV_FF_OF = 4, VMX_RV_FF_DZ = 8, V
 
 struct vmx_rv_bcache;
 
+/* Breakpoints and watchpoints a debugger set on one cpu (the debug
+ * variants of the interpreter, vmx_rv_cpu_run_dbg and _sys_dbg, obey
+ * them). Addresses are virtual. Owned by the cpu's thread; after changing
+ * bp, call vmx_rv_cpu_flush_code (blocks are built around breakpoints). */
+#define VMX_RV_DBG_MAX_BP 64
+#define VMX_RV_DBG_MAX_WP 16
+enum { VMX_RV_WATCH_WRITE = 1, VMX_RV_WATCH_READ = 2 };
+typedef struct vmx_rv_dbg {
+  unsigned nbp, nwp;
+  uint64_t bp[VMX_RV_DBG_MAX_BP];
+  struct vmx_rv_watch {
+    uint64_t addr, len;
+    unsigned kind;              /* VMX_RV_WATCH_* bits that trigger it */
+  } wp[VMX_RV_DBG_MAX_WP];
+  bool stepping;                /* system mode: a trap taken ends the run (the
+                                   step lands on the handler), and interrupts
+                                   are not taken */
+  bool wp_off;                  /* watchpoints ignored (stepping over a hit) */
+  unsigned hit;                 /* VMX_RV_EXIT_WATCH: index into wp */
+  uint64_t hit_addr;            /* ...and the accessed address */
+} vmx_rv_dbg_t;
+
 typedef struct vmx_rv_cpu {
   /* Hot state, used by every instruction: one cache-line group. */
   alignas(64) uint64_t x[33];   /* x[0] is kept 0; x[32] is where decoded
@@ -177,6 +202,10 @@ typedef struct vmx_rv_cpu {
   /* System mode (vmx_rv_cpu_run_sys); NULL in user mode. */
   vmx_rv_sys_t *sys;
 
+  /* Debugger state, or NULL when none is attached. */
+  vmx_rv_dbg_t *dbg;
+  uint8_t bcache_variant;       /* 1: the block cache holds debug-variant blocks */
+
   /* Optional: asked once per decoded block (and page) whether guest code
    * may be fetched at addr; returns 0, or the si_code of the fault
    * (SEGV_MAPERR, SEGV_ACCERR) to report. NULL: all memory executable. */
@@ -212,6 +241,15 @@ vmx_rv_exit_t vmx_rv_cpu_run(vmx_rv_cpu_t *cpu);
 /* Runs guest code in system mode (cpu->sys set up by vmx_rv_sys_init):
  * traps are taken inside; returns on REQUEST, LIMIT or WFI. */
 vmx_rv_exit_t vmx_rv_cpu_run_sys(vmx_rv_cpu_t *cpu);
+
+/* The same two with cpu->dbg obeyed (it must be set): they return
+ * VMX_RV_EXIT_BREAKPOINT before running an instruction at a breakpoint and
+ * VMX_RV_EXIT_WATCH before an access to a watched range; with icount_limit
+ * one past icount they step exactly one instruction (system mode: or stop
+ * at the handler of a trap the instruction raised). Slower: used only while
+ * a debugger is attached. */
+vmx_rv_exit_t vmx_rv_cpu_run_dbg(vmx_rv_cpu_t *cpu);
+vmx_rv_exit_t vmx_rv_cpu_run_sys_dbg(vmx_rv_cpu_t *cpu);
 
 /* Called from a host SIGSEGV/SIGBUS handler on any thread. When the fault is
  * a guest memory access of the cpu this thread is running, it does not

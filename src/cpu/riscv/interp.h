@@ -22,6 +22,7 @@ typedef struct vmx_rv_block {
   uint64_t pa2;                    /* physical page of an instruction's second half
                                       on the next page, or UINT64_MAX */
   uint8_t priv;                    /* privilege the block was built for */
+  uint8_t bp;                      /* debug variant: a breakpoint is at pc */
   struct vmx_rv_block *chain[2];   /* successor cache: [0] taken/target, [1] fall-through */
   struct vmx_rv_block *hash_next;  /* bucket chain in the block cache */
   uint32_t n;                      /* instructions, not counting the marker */
