@@ -231,6 +231,13 @@ static vmx_gdb_cmd_kind_t parse(const char *s) {
   return k;
 }
 
+static void expect_all(const char *const *payloads, size_t n, vmx_gdb_cmd_kind_t kind) {
+  for (size_t i = 0; i < n; i++)
+    if (parse(payloads[i]) != kind)
+      fail_msg("\"%s\" parsed as %s, not %s", payloads[i], vmx_gdb_cmd_name(cmd.kind),
+               vmx_gdb_cmd_name(kind));
+}
+
 static void test_parse_simple_commands(void **state) {
   assert_int_equal(parse("?"), VMX_GDB_HALT_REASON);
   assert_int_equal(parse("g"), VMX_GDB_READ_REGS);
@@ -249,9 +256,7 @@ static void test_unhandled_commands_are_unknown(void **state) {
                            "qCRC:0,10", "vCont", "qXfer:auxv:read::0,100",
                            "qXfer:features:write:target.xml:0:abc", "vFile:open:",
                            "Z5,1000,4", "qThreadExtraInfo,1", "!", "A", "i", "QThreadEvents:1"};
-  for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
-    if (parse(unknown[i]) != VMX_GDB_UNKNOWN)
-      fail_msg("\"%s\" parsed as %s", unknown[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(unknown, sizeof unknown / sizeof unknown[0], VMX_GDB_UNKNOWN);
 }
 
 static void test_parse_qsupported(void **state) {
@@ -290,9 +295,7 @@ static void test_parse_registers(void **state) {
   assert_memory_equal(cmd.data, "\x00\x11\xaa\xbb", 4);
   const char *bad[] = {"p", "px", "p100000000", "P20", "P20=", "P20=0", "P=00", "G", "G0",
                        "G0z", "p1,2"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_memory(void **state) {
@@ -311,9 +314,7 @@ static void test_parse_memory(void **state) {
   const char *bad[] = {"m", "m10", "m10,", "m,4", "m10,4,", "m10000000000000000,4",
                        "M10,2:00", "M10,1:0", "M10,1:0g", "M10,1", "X10,2:a", "X10,1",
                        "X10:1,a"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_resume(void **state) {
@@ -328,9 +329,7 @@ static void test_parse_resume(void **state) {
   assert_int_equal(parse("S05;1000"), VMX_GDB_STEP);
   assert_true(cmd.sig == 5 && cmd.has_addr && cmd.addr == 0x1000);
   const char *bad[] = {"cx", "C", "C100", "C05;", "S05;x", "s1;2", "C05x"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_vcont(void **state) {
@@ -357,9 +356,7 @@ static void test_parse_vcont(void **state) {
   assert_int_equal(parse(many), VMX_GDB_MALFORMED);
   const char *bad[] = {"vCont;", "vCont;x", "vCont;C", "vCont;c:", "vCont;c;",
                        "vCont;c:p", "vCont;c:-2", "vCont;c:1.2", "vCont;r1,2"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_threads(void **state) {
@@ -379,9 +376,7 @@ static void test_parse_threads(void **state) {
   assert_true(cmd.has_pid && cmd.pid == 1);
   const char *bad[] = {"H", "Hg", "Hx1", "Hg1x", "T", "Tp", "T8000000000000000",
                        "qAttached:", "qC:1", "qfThreadInfo,"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_xfer(void **state) {
@@ -395,9 +390,7 @@ static void test_parse_xfer(void **state) {
                        "qXfer:threads:read:x:0,1", "qXfer:threads:read::0",
                        "qXfer:features:read:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                        "aaaaaaaaaaaaaaaaaa:0,1"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_breakpoints(void **state) {
@@ -409,9 +402,7 @@ static void test_parse_breakpoints(void **state) {
   assert_int_equal(cmd.bp_type, 4);
   assert_int_equal(parse("Z0,1000,4;X1,0"), VMX_GDB_INSERT_BP);
   const char *bad[] = {"Z", "Z0", "Z0,", "Z0,1000", "Z0,1000,", "Zx,1,2", "Z0,1000,4x"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (parse(bad[i]) != VMX_GDB_MALFORMED)
-      fail_msg("\"%s\" parsed as %s", bad[i], vmx_gdb_cmd_name(cmd.kind));
+  expect_all(bad, sizeof bad / sizeof bad[0], VMX_GDB_MALFORMED);
 }
 
 static void test_parse_monitor_detach_kill(void **state) {
