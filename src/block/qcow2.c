@@ -16,9 +16,8 @@
  * files, extended L2 entries, tables misaligned or past the end of the file.
  * Refused for writing only: internal snapshots, the dirty and corrupt bits
  * (run `qemu-img check -r all`). Refused at I/O time with VMX_ENOSYS:
- * compressed clusters (no zlib). Growing the refcount table is not done: a
- * write that would need it fails with VMX_EIO (the table qemu-img creates
- * covers 16 TiB of file with 64 KiB clusters).
+ * compressed clusters (no zlib). The refcount table grows (moves to the end
+ * of the file) when the file outgrows it, up to QEMU's 8 MiB limit.
  *
  * Thread-safety: `lock` guards the metadata (the L1 table in memory, L2
  * tables, refcounts, next_free). Reads and in-place writes look up their
@@ -383,14 +382,76 @@ static int write_zeros(int fd, uint64_t off, uint64_t len) {
   return 0;
 }
 
+static int set_refcount_locked(vmx_image_t *img, qcow2_t *q, uint64_t host_off, uint16_t val);
+
+/* Moves the refcount table to a larger copy at the end of the file so that
+ * it has an entry rt_index (and room for its own refcount blocks): the new
+ * table is written and counted, then the header is switched to it in one
+ * write, then the old table's clusters are freed. A crash in between leaks
+ * clusters, nothing worse. */
+static int grow_refcount_table_locked(vmx_image_t *img, qcow2_t *q, uint64_t rt_index) {
+  unsigned cover = q->cluster_bits + q->rb_bits; /* log2 of the bytes one entry covers */
+  uint64_t entries = q->rt_entries * 2, bytes;
+  for (;;) {
+    bytes = (entries * 8 + q->cluster_size - 1) & ~(q->cluster_size - 1);
+    /* the new table and a few refcount blocks after it must be covered */
+    uint64_t end = q->next_free + bytes + 4 * q->cluster_size;
+    if (entries > rt_index && entries > (end >> cover))
+      break;
+    entries *= 2;
+  }
+  if (bytes > QCOW2_MAX_REFT_BYTES) {
+    report_locked(img, q, "refcount table would exceed %u bytes", QCOW2_MAX_REFT_BYTES);
+    return VMX_EIO;
+  }
+  entries = bytes / 8;
+  uint64_t *rt = calloc(entries, 8), *be = calloc(entries, 8);
+  if (!rt || !be) {
+    free(rt);
+    free(be);
+    return VMX_ENOMEM;
+  }
+  memcpy(rt, q->rt, q->rt_entries * 8);
+  for (uint64_t i = 0; i < entries; i++)
+    be[i] = __builtin_bswap64(rt[i]);
+  uint64_t old_offset = q->rt_offset, old_bytes = q->rt_entries * 8;
+  uint64_t table = q->next_free;
+  q->next_free += bytes;
+  int rc = vmx__pwrite_full(img->fd, be, bytes, table);
+  free(be);
+  if (rc < 0) {
+    free(rt);
+    return rc;
+  }
+  free(q->rt);
+  q->rt = rt;
+  q->rt_entries = entries;
+  q->rt_offset = table;
+  for (uint64_t off = 0; off < bytes && rc == 0; off += q->cluster_size)
+    rc = set_refcount_locked(img, q, table + off, 1);
+  if (rc < 0)
+    return rc;
+  uint8_t hdr[12];
+  uint64_t table_be = __builtin_bswap64(table);
+  uint32_t clusters_be = __builtin_bswap32((uint32_t)(bytes >> q->cluster_bits));
+  memcpy(hdr, &table_be, 8);
+  memcpy(hdr + 8, &clusters_be, 4);
+  rc = vmx__pwrite_full(img->fd, hdr, sizeof hdr, 48);
+  for (uint64_t off = 0; off < old_bytes && rc == 0; off += q->cluster_size)
+    rc = set_refcount_locked(img, q, old_offset + off, 0);
+  return rc;
+}
+
 /* Sets the refcount of the host cluster at host_off to val, allocating (and
- * counting) a refcount block when its table entry is empty. */
+ * counting) a refcount block when its table entry is empty, and growing the
+ * table when it has no entry for host_off. */
 static int set_refcount_locked(vmx_image_t *img, qcow2_t *q, uint64_t host_off, uint16_t val) {
   uint64_t cluster = host_off >> q->cluster_bits;
   uint64_t rt_index = cluster >> q->rb_bits;
   if (rt_index >= q->rt_entries) {
-    report_locked(img, q, "refcount table full (growing it is not supported)");
-    return VMX_EIO;
+    int rc = grow_refcount_table_locked(img, q, rt_index);
+    if (rc < 0)
+      return rc;
   }
   if (!q->rt[rt_index]) {
     uint64_t block = q->next_free;

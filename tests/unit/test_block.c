@@ -109,6 +109,22 @@ static void save_raw(const char *path, const uint8_t *data, size_t len) {
   fclose(f);
 }
 
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*len);
+  assert_int_equal(fread(b, 1, *len, f), *len);
+  fclose(f);
+  return b;
+}
+
+static uint32_t be32_at(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* ---- raw ---- */
 
 static void test_raw_write_read_and_size(void **state) {
@@ -217,6 +233,28 @@ static void test_qcow2_v2_writes_pass_qemu_img_check(void **state) {
 static void test_qcow2_small_clusters_new_l2_and_refblocks(void **state) {
   qcow2_write_check("cluster_size=4096");
   qcow2_write_check("cluster_size=512"); /* a refcount block covers only 128 KiB */
+}
+
+/* 512-byte clusters: qemu-img's one-cluster refcount table covers 8 MiB of
+ * file, so 12 MiB of data makes vmx move it to a larger one. */
+static void test_qcow2_refcount_table_grows(void **state) {
+  const size_t size = 32 << 20, chunk = 1 << 20;
+  const char *q = tmp("g.qcow2"), *r = tmp("g.raw");
+  assert_int_equal(sh("qemu-img create -f qcow2 -o cluster_size=512 %s %zu", q, size), 0);
+  uint8_t *mirror = calloc(1, size);
+  vmx_image_t *img = open_ok(q, NULL, false);
+  for (unsigned i = 0; i < 12; i++)
+    write_both(img, mirror, (uint64_t)i * 2 * chunk + 512 * i, chunk, 100 + i);
+  assert_reads(img, mirror, 0, size);
+  vmx_image_close(img);
+  size_t len;
+  uint8_t *file = slurp(q, &len);
+  assert_true(be32_at(file + 56) > 1);  /* refcount_table_clusters */
+  free(file);
+  save_raw(r, mirror, size);
+  assert_int_equal(sh("qemu-img check %s", q), 0);
+  assert_int_equal(sh("qemu-img compare -f qcow2 -F raw %s %s", q, r), 0);
+  free(mirror);
 }
 
 static void test_qcow2_reads_data_written_by_qemu(void **state) {
@@ -407,18 +445,6 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(*len);
-  assert_int_equal(fread(b, 1, *len, f), *len);
-  fclose(f);
-  return b;
-}
-
 /* Mutates the header, L1, refcount table and L2 area of a small image with
  * data in it; every open either fails with a message or gives an image whose
  * reads and writes return without crashing. */
@@ -479,6 +505,7 @@ int main(void) {
       cmocka_unit_test(test_qcow2_v3_writes_pass_qemu_img_check),
       cmocka_unit_test(test_qcow2_v2_writes_pass_qemu_img_check),
       cmocka_unit_test(test_qcow2_small_clusters_new_l2_and_refblocks),
+      cmocka_unit_test(test_qcow2_refcount_table_grows),
       cmocka_unit_test(test_qcow2_reads_data_written_by_qemu),
       cmocka_unit_test(test_qcow2_concurrent_writers),
       cmocka_unit_test(test_qcow2_malformed_images_are_refused),
