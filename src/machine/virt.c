@@ -43,6 +43,7 @@
 #include "debug/dbg_vcpu.h"
 #include "debug/gdbstub.h"
 #include "machine/boot.h"
+#include "machine/devices.h"
 #include "machine/fdt.h"
 #include "mem/rv_mmu.h"
 
@@ -94,6 +95,9 @@ struct vmx_virt {
   vmx_bus_sender_t dev_sender; /* device-loop code outside a receive */
   bool gdb;
   vmx_addr_t gdb_server;
+  vmx_bus_sender_t main_sender; /* the main thread's */
+  vmx_devmgr_t *dm;             /* virtio devices (-device, -drive, -netdev) */
+  vmx_addr_t virtio_a;
   region_t regions[8];
   unsigned nregions;
   uint64_t tohost, fromhost;
@@ -117,6 +121,9 @@ struct vmx_virt {
   size_t in_len;
   uv_poll_t stdin_poll;
   bool stdin_polling, stdin_eof, escape;
+  bool monitor;                 /* Ctrl-A C: typing goes to the monitor */
+  char mon_line[256];
+  size_t mon_len;
   bool tty_raw;
   struct termios tty_saved;
 
@@ -222,11 +229,14 @@ static void tty_raw(vmx_virt_t *m) {
     m->tty_raw = true;
 }
 
-/* Moves typed bytes into the UART's FIFO while it has room. */
+/* Moves typed bytes into a virtio console whose driver takes them, else
+ * into the UART's FIFO while it has room. */
 static void console_feed(vmx_virt_t *m) {
   if (!m->in_len)
     return;
-  size_t n = vmx_uart16550_rx(&m->uart, m->in, m->in_len);
+  size_t n = vmx_devmgr_console_in(m->dm, m->in, m->in_len);
+  if (!n)
+    n = vmx_uart16550_rx(&m->uart, m->in, m->in_len);
   memmove(m->in, m->in + n, m->in_len - n);
   m->in_len -= n;
 }
@@ -243,8 +253,69 @@ static void stdin_poll_update(vmx_virt_t *m) {
   }
 }
 
-/* Console input with QEMU's escapes: Ctrl-A X quits, Ctrl-A H helps,
- * Ctrl-A Ctrl-A sends one Ctrl-A. Device loop. */
+static void console_puts(vmx_virt_t *m, const char *s) {
+  for (; *s; s++) {
+    if (*s == '\n')
+      console_put(m, '\r');
+    console_put(m, (uint8_t)*s);
+  }
+}
+
+/* One monitor command line (Ctrl-A C). Device loop. */
+static void monitor_run(vmx_virt_t *m, char *line) {
+  while (*line == ' ')
+    line++;
+  size_t len = strlen(line);
+  while (len && line[len - 1] == ' ')
+    line[--len] = 0;
+  char out[2048], err[256];
+  if (!strcmp(line, "help") || !strcmp(line, "?")) {
+    console_puts(m, "info devices        the devices and their state\n"
+                    "info stats          the actor runtime's counters\n"
+                    "screendump FILE.png write the virtio-gpu screen as PNG\n"
+                    "quit                end vmx\n"
+                    "(Ctrl-A C goes back to the guest's console)\n");
+  } else if (!strcmp(line, "info devices")) {
+    vmx_devmgr_info(m->dm, out, sizeof out);
+    console_puts(m, out);
+  } else if (!strcmp(line, "info stats")) {
+    console_flush(m);
+    vmx_vcpu_stats_print(stdout, m->bus);
+  } else if (!strncmp(line, "screendump ", 11)) {
+    if (vmx_devmgr_screendump(m->dm, line + 11, err, sizeof err)) {
+      console_puts(m, err);
+      console_puts(m, "\n");
+    }
+  } else if (!strcmp(line, "quit") || !strcmp(line, "q")) {
+    console_flush(m);
+    machine_finish(m, 0);
+    return;
+  } else if (line[0]) {
+    snprintf(out, sizeof out, "unknown command '%.200s' (try help)\n", line);
+    console_puts(m, out);
+  }
+  console_puts(m, "(vmx) ");
+}
+
+/* A typed byte for the monitor: a line editor with echo. */
+static void monitor_key(vmx_virt_t *m, uint8_t c) {
+  if (c == '\r' || c == '\n') {
+    console_puts(m, "\n");
+    m->mon_line[m->mon_len] = 0;
+    m->mon_len = 0;
+    monitor_run(m, m->mon_line);
+  } else if ((c == 0x7f || c == 8) && m->mon_len) {
+    m->mon_len--;
+    console_puts(m, "\b \b");
+  } else if (c >= 0x20 && c < 0x7f && m->mon_len + 1 < sizeof m->mon_line) {
+    m->mon_line[m->mon_len++] = (char)c;
+    console_put(m, c);
+  }
+}
+
+/* Console input with QEMU's escapes: Ctrl-A X quits, Ctrl-A C switches
+ * between the guest and the monitor, Ctrl-A H helps, Ctrl-A Ctrl-A sends
+ * one Ctrl-A. Device loop. */
 static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
   for (size_t i = 0; i < n; i++) {
     uint8_t c = buf[i];
@@ -258,7 +329,15 @@ static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
       }
       if (c == 'h' || c == 'H') {
         fprintf(stderr, "\r\nC-a h    print this help\r\nC-a x    exit vmx\r\n"
+                        "C-a c    switch between console and monitor\r\n"
                         "C-a C-a  send C-a\r\n");
+        continue;
+      }
+      if (c == 'c' || c == 'C') {
+        m->monitor = !m->monitor;
+        m->mon_len = 0;
+        console_puts(m, m->monitor ? "\nvmx monitor (help lists the commands)\n(vmx) " : "\n");
+        console_flush(m);
         continue;
       }
       if (c != 1)
@@ -267,9 +346,14 @@ static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
       m->escape = true;
       continue;
     }
+    if (m->monitor) {
+      monitor_key(m, c);
+      continue;
+    }
     if (m->in_len < sizeof m->in)
       m->in[m->in_len++] = c;
   }
+  console_flush(m);
   if (m->in_len) {
     /* To the UART actor, which feeds its FIFO. */
     vmx_msg_t msg = VMX_MSG_INIT(CONSOLE_IN);
@@ -365,6 +449,41 @@ static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   stdin_poll_update(m);
   console_flush(m);
   return rc;
+}
+
+/* ------------------------------------------------------------ virtio actor */
+
+/* The eight virtio-mmio slots, one actor for all (devices.h). */
+static int virtio_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
+  vmx_virt_t *m = state;
+  int rc = 0;
+  switch (msg->env.type) {
+  MMIO_CASES(ctx, msg, devmgr, m->dm)
+  default:
+    return 0;
+  }
+  console_flush(m);
+  return rc;
+}
+
+static void virtio_irq(void *arg, unsigned line, bool level) {
+  vmx_virt_t *m = arg;
+  vmx_msg_t msg = VMX_MSG_INIT(IRQ_LINE);
+  msg.body.irq_line.line = line;
+  msg.body.irq_line.level = level;
+  dev_send(m, m->plic_a, &msg);
+}
+
+static void virtio_console_out(void *arg, const uint8_t *buf, size_t n) {
+  vmx_virt_t *m = arg;
+  for (size_t i = 0; i < n; i++)
+    console_put(m, buf[i]);
+}
+
+static void virtio_console_ready(void *arg) {
+  vmx_virt_t *m = arg;
+  console_feed(m);
+  stdin_poll_update(m);
 }
 
 /* ------------------------------------------------------------ PLIC actor */
@@ -741,10 +860,15 @@ static void usage(FILE *out) {
           "  -gdb tcp:[HOST]:PORT  serve gdb there (HOST defaults to 127.0.0.1); harts are\n"
           "                    gdb's threads 1..N\n"
           "  -s                -gdb tcp::1234\n"
+          "  -device NAME[,OPTS]  a virtio device (-device help lists them)\n"
+          "  -drive file=IMG,format=raw|qcow2[,if=virtio|none][,id=ID][,readonly=on]\n"
+          "  -netdev user,id=ID[,hostfwd=tcp::HOSTPORT-:GUESTPORT]  user-mode network\n"
+          "  -display none     the only display: see the monitor's screendump\n"
           "  -S                do not start the harts until gdb continues them\n"
           "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
           "\n"
-          "Console: Ctrl-A X quits, Ctrl-A H lists the escapes. The exit status is 0 after a\n"
+          "Console: Ctrl-A X quits, Ctrl-A C opens the monitor (info devices, info stats,\n"
+          "screendump FILE.png, quit), Ctrl-A H lists the escapes. The exit status is 0 after a\n"
           "guest power-off, or the code the guest passed to the test device or HTIF.\n",
           VMX_VIRT_MAX_HARTS, VMX_VIRT_DEFAULT_BIOS);
 }
@@ -773,7 +897,8 @@ static bool parse_size(const char *s, uint64_t *out) {
 }
 
 /* Returns 0, 1 (error, reported) or 2 (help shown). */
-static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *so) {
+static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *so,
+                         vmx_devmgr_t *dm) {
   o->ram_size = 128 * MiB;
   o->smp = 1;
   o->bios = VMX_VIRT_DEFAULT_BIOS;
@@ -835,9 +960,23 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
       o->append = val;
     } else if (!strcmp(a, "-gdb")) {
       o->gdb = val;
+    } else if (!strcmp(a, "-device") || !strcmp(a, "-drive") || !strcmp(a, "-netdev")) {
+      char err[512];
+      if (!strcmp(a, "-device") && !strcmp(val, "help")) {
+        vmx_devmgr_help(stdout);
+        return 2;
+      }
+      int drc = a[2] == 'e' ? vmx_devmgr_add_device(dm, val, err, sizeof err)
+                : a[2] == 'r' ? vmx_devmgr_add_drive(dm, val, err, sizeof err)
+                              : vmx_devmgr_add_netdev(dm, val, err, sizeof err);
+      if (drc) {
+        vmx_log_error("%s", err);
+        return 1;
+      }
     } else if (!strcmp(a, "-display")) {
       if (strcmp(val, "none")) {
-        vmx_log_error("-display %s: vmx has no display yet (use -display none)", val);
+        vmx_log_error("-display %s: vmx shows no window (use -display none and the monitor's "
+                      "screendump)", val);
         return 1;
       }
     } else {
@@ -986,7 +1125,9 @@ static int devices_start(vmx_virt_t *m) {
       (rc = add_region(m, "clint", VMX_VIRT_CLINT_BASE, VMX_ACLINT_SIZE, true, clint_receive,
                        &m->clint_a)) ||
       (rc = add_region(m, "syscon", VMX_VIRT_TEST_BASE, VMX_SYSCON_SIZE, false, syscon_receive,
-                       &m->syscon_a)))
+                       &m->syscon_a)) ||
+      (rc = add_region(m, "virtio", VMX_DEVMGR_BASE, VMX_DEVMGR_SLOTS * VMX_DEVMGR_STRIDE, false,
+                       virtio_receive, &m->virtio_a)))
     return rc;
   if (m->tohost) {
     vmx_htif_init(&m->htif, m->tohost, m->fromhost,
@@ -997,13 +1138,21 @@ static int devices_start(vmx_virt_t *m) {
   return 0;
 }
 
-/* The console and the timers are set up on the device loop's thread, by an
- * actor there that ends after its one message. */
+/* The console, the timers and the virtio devices are set up on the device
+ * loop's thread, by an actor there that ends after its one message. */
 static int console_actor(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   (void)msg;
-  console_start(m, vmx_loop_uv(vmx_actor_loop(ctx)));
-  timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
+  uv_loop_t *uv = vmx_loop_uv(vmx_actor_loop(ctx));
+  console_start(m, uv);
+  timers_init(m, uv);
+  vmx_guest_ram_t ram = {m->ram, VMX_VIRT_DRAM_BASE, m->ram_size};
+  vmx_devmgr_io_t io = {virtio_irq, virtio_console_out, virtio_console_ready, m};
+  char err[512];
+  if (vmx_devmgr_start(m->dm, uv, &ram, &io, err, sizeof err)) {
+    vmx_log_error("%s", err);
+    machine_finish(m, 1);
+  }
   return vmx_actor_stop(ctx, vmx_actor_self(ctx), 0);
 }
 
@@ -1015,6 +1164,7 @@ static void dev_thread_exit(vmx_loop_t *loop, const vmx_loop_stats_t *stats, voi
   if (!m->stdin_eof || m->stdin_polling)
     uv_close((uv_handle_t *)&m->stdin_poll, NULL);
   timers_close(m);
+  vmx_devmgr_stop(m->dm);
 }
 
 static int harts_start(vmx_virt_t *m) {
@@ -1066,7 +1216,7 @@ static int harts_start(vmx_virt_t *m) {
   }
   for (unsigned i = 0; i < m->nharts; i++) {
     vmx_msg_t msg = VMX_MSG_INIT(VCPU_RESUME);
-    int rc = vmx_bus_send_wait(&m->dev_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
+    int rc = vmx_bus_send_wait(&m->main_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
     if (rc)
       return rc;
   }
@@ -1085,12 +1235,21 @@ int vmx_virt_main(int argc, char **argv) {
     return 1;
   }
   vmx_sched_opts_t so = {0};
-  int rc = parse_options(argc, argv, &m->opt, &so);
+  m->dm = vmx_devmgr_new();
+  int rc = m->dm ? parse_options(argc, argv, &m->opt, &so, m->dm) : 1;
   if (rc) {
+    vmx_devmgr_free(m->dm);
     free(m);
     return rc == 2 ? 0 : 1;
   }
   int status = 1;
+  char derr[512];
+  if (vmx_devmgr_prepare(m->dm, derr, sizeof derr)) {
+    vmx_log_error("%s", derr);
+    vmx_devmgr_free(m->dm);
+    free(m);
+    return 1;
+  }
   m->ram_size = m->opt.ram_size;
   m->nharts = m->opt.smp;
   pthread_mutex_init(&m->lock, NULL);
@@ -1115,6 +1274,7 @@ int vmx_virt_main(int argc, char **argv) {
     goto out;
   }
   vmx_bus_sender_init(m->bus, &m->dev_sender);
+  vmx_bus_sender_init(m->bus, &m->main_sender);
   m->t0_ns = vmx_clock_ns(CLOCK_MONOTONIC);
   vmx_loop_options_t dlo = {
       .name = "devices",
@@ -1132,7 +1292,7 @@ int vmx_virt_main(int argc, char **argv) {
                          &console_a);
   if (!rc) {
     vmx_msg_t msg = VMX_MSG_INIT(CONSOLE_IN);
-    rc = vmx_bus_send_wait(&m->dev_sender, console_a, &msg, ASK_TIMEOUT_NS);
+    rc = vmx_bus_send_wait(&m->main_sender, console_a, &msg, ASK_TIMEOUT_NS);
   }
   if (rc) {
     vmx_log_error("cannot start the devices: %s", vmx_strerror(rc));
@@ -1181,7 +1341,7 @@ int vmx_virt_main(int argc, char **argv) {
   status = m->exit_code;
   pthread_mutex_unlock(&m->lock);
   if (m->gdb)
-    vmx_gdb_notify_exit(&m->dev_sender, m->gdb_server, status);
+    vmx_gdb_notify_exit(&m->main_sender, m->gdb_server, status);
 stop:
   if (m->bus) {
     /* Stop the harts first (a message kicks a hart out of guest code),
@@ -1189,7 +1349,7 @@ stop:
     for (unsigned i = 0; i < m->nharts; i++) {
       if (m->harts[i] && m->harts[i]->vcpu.addr != VMX_ADDR_NONE) {
         vmx_msg_t msg = VMX_MSG_INIT(VCPU_STOP);
-        vmx_bus_send_wait(&m->dev_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
+        vmx_bus_send_wait(&m->main_sender, m->harts[i]->vcpu.addr, &msg, ASK_TIMEOUT_NS);
       }
     }
     vmx_loop_stop_all(m->bus, UINT64_C(5000000000));
@@ -1203,6 +1363,7 @@ stop:
     }
   }
 out:
+  vmx_devmgr_free(m->dm);
   if (m->sched)
     vmx_sched_close(m->sched);
   if (m->map)
