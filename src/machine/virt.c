@@ -272,7 +272,7 @@ static void monitor_run(vmx_virt_t *m, char *line) {
   if (!strcmp(line, "help") || !strcmp(line, "?")) {
     console_puts(m, "info devices        the devices and their state\n"
                     "info stats          the actor runtime's counters\n"
-                    "screendump FILE.png write the virtio-gpu screen as PNG\n"
+                    "screendump FILE.png [-f png]  write the virtio-gpu screen as PNG\n"
                     "quit                end vmx\n"
                     "(Ctrl-A C goes back to the guest's console)\n");
   } else if (!strcmp(line, "info devices")) {
@@ -282,7 +282,12 @@ static void monitor_run(vmx_virt_t *m, char *line) {
     console_flush(m);
     vmx_vcpu_stats_print(stdout, m->bus);
   } else if (!strncmp(line, "screendump ", 11)) {
-    if (vmx_devmgr_screendump(m->dm, line + 11, err, sizeof err)) {
+    /* screendump FILE [-f png] (QEMU's form; PNG is the only format) */
+    char file[200], fmt[16] = "png";
+    int got = sscanf(line + 11, "%199s -f %15s", file, fmt);
+    if (got < 1 || strcmp(fmt, "png")) {
+      console_puts(m, "usage: screendump FILE.png [-f png]\n");
+    } else if (vmx_devmgr_screendump(m->dm, file, err, sizeof err)) {
       console_puts(m, err);
       console_puts(m, "\n");
     }
@@ -966,9 +971,9 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
         vmx_devmgr_help(stdout);
         return 2;
       }
-      int drc = a[2] == 'e' ? vmx_devmgr_add_device(dm, val, err, sizeof err)
-                : a[2] == 'r' ? vmx_devmgr_add_drive(dm, val, err, sizeof err)
-                              : vmx_devmgr_add_netdev(dm, val, err, sizeof err);
+      int drc = !strcmp(a, "-device") ? vmx_devmgr_add_device(dm, val, err, sizeof err)
+                : !strcmp(a, "-drive")  ? vmx_devmgr_add_drive(dm, val, err, sizeof err)
+                                        : vmx_devmgr_add_netdev(dm, val, err, sizeof err);
       if (drc) {
         vmx_log_error("%s", err);
         return 1;
