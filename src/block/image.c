@@ -51,6 +51,11 @@ static const char *probe_format(int fd) {
 
 int vmx_image_open(const char *path, const char *format, bool readonly, vmx_image_t **out,
                    char *err, size_t errlen) {
+  return vmx__image_open_at(path, format, readonly, 0, out, err, errlen);
+}
+
+int vmx__image_open_at(const char *path, const char *format, bool readonly, unsigned depth,
+                       vmx_image_t **out, char *err, size_t errlen) {
   *out = NULL;
   if (format && strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0) {
     snprintf(err, errlen, "%s: unknown image format '%s' (raw or qcow2)", path, format);
@@ -74,6 +79,7 @@ int vmx_image_open(const char *path, const char *format, bool readonly, vmx_imag
   }
   img->fd = fd;
   img->readonly = readonly;
+  img->depth = depth;
   snprintf(img->name, sizeof img->name, "%s", path);
   if (!format)
     format = probe_format(fd);

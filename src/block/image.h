@@ -2,10 +2,11 @@
  *
  * Formats:
  *   raw    the file is the disk, byte for byte (regular file or block device).
- *   qcow2  versions 2 and 3 as qemu-img 7.2 creates them (see qcow2.c for the
- *          exact subset: no backing files, no compressed clusters, no
- *          encryption, 16-bit refcounts, no external data file, no extended
- *          L2 entries; images with internal snapshots open read-only only).
+ *   qcow2  versions 2 and 3 as qemu-img 7.2 creates them, with backing
+ *          files (raw or qcow2, opened read-only; see qcow2.c for the exact
+ *          subset: no compressed clusters, no encryption, 16-bit refcounts,
+ *          no external data file, no extended L2 entries; images with
+ *          internal snapshots open read-only only).
  * With format NULL the format is probed from the first bytes ("QFI\xfb" is
  * qcow2, anything else raw). As with QEMU, probing a raw image the guest can
  * write is unsafe (the guest can write a qcow2 header into it): give the
@@ -90,9 +91,15 @@ struct vmx_image {
   bool readonly;
   uint64_t size;        /* disk size in bytes */
   void *state;          /* the driver's */
-  char name[256];       /* path, for messages */
+  unsigned depth;       /* 0, or how deep in a backing chain */
+  char name[4096];      /* path: for messages and relative backing names */
 };
 
+#define VMX__IMAGE_MAX_DEPTH 16u   /* backing chain links, at most */
+
+/* vmx_image_open for the backing file of an image `depth` deep in a chain. */
+int vmx__image_open_at(const char *path, const char *format, bool readonly, unsigned depth,
+                       vmx_image_t **out, char *err, size_t errlen);
 /* Drivers' open functions: fill img->drv/size/state from img->fd. */
 int vmx__raw_open(vmx_image_t *img, char *err, size_t errlen);
 int vmx__qcow2_open(vmx_image_t *img, char *err, size_t errlen);

@@ -8,10 +8,14 @@
  *     refcounts set before anything points to them, so a crash leaks
  *     clusters but never corrupts; `qemu-img check` finds no errors or leaks;
  *   - a v3 zero cluster that keeps its host cluster is written in place;
+ *   - backing files (raw or qcow2, format from the header extension or
+ *     probed, relative names from the image's directory), opened read-only,
+ *     chains up to VMX__IMAGE_MAX_DEPTH: unallocated clusters read from the
+ *     backing file, and a first write copies the rest of the cluster from it;
  *   - discard is advisory (does nothing); write_zeroes skips clusters that
  *     already read as zeros and writes zeros into allocated ones.
  * Refused at open, with a message: bad magic, versions other than 2 and 3,
- * cluster_bits outside 9..21, encryption, backing files, refcount_order other
+ * cluster_bits outside 9..21, encryption, unreadable backing files, refcount_order other
  * than 4 (16-bit refcounts), unknown incompatible features, external data
  * files, extended L2 entries, tables misaligned or past the end of the file.
  * Refused for writing only: internal snapshots, the dirty and corrupt bits
@@ -69,6 +73,7 @@ typedef struct qcow2 {
   uint64_t *rt;         /* refcount table, host byte order */
   uint64_t next_free;   /* host offset of the next cluster to allocate */
   bool reported;        /* an I/O-time problem was logged already */
+  vmx_image_t *backing; /* read-only, or NULL */
 } qcow2_t;
 
 /* Where one guest cluster lives. */
@@ -115,7 +120,7 @@ static void report_locked(vmx_image_t *img, qcow2_t *q, const char *fmt, ...) {
 typedef struct qcow2_header {
   uint32_t magic, version;
   uint64_t backing_file_offset;
-  uint32_t cluster_bits;
+  uint32_t backing_file_size, cluster_bits;
   uint64_t size;
   uint32_t crypt_method, l1_size;
   uint64_t l1_offset, rt_offset;
@@ -128,6 +133,7 @@ static void parse_header(const uint8_t *h, qcow2_header_t *hd) {
   hd->magic = be32(h + 0);
   hd->version = be32(h + 4);
   hd->backing_file_offset = be64(h + 8);
+  hd->backing_file_size = be32(h + 16);
   hd->cluster_bits = be32(h + 20);
   hd->size = be64(h + 24);
   hd->crypt_method = be32(h + 32);
@@ -169,8 +175,12 @@ static int check_header(const vmx_image_t *img, const qcow2_header_t *hd, uint64
     REFUSE("%s: header_length %u out of range 104..%" PRIu64, n, hd->header_length, cs);
   if (hd->crypt_method != 0)
     REFUSE("%s: encrypted qcow2 images are not supported", n);
-  if (hd->backing_file_offset != 0)
-    REFUSE("%s: qcow2 backing files are not supported (convert with qemu-img convert)", n);
+  if (hd->backing_file_offset != 0 &&
+      (hd->backing_file_size == 0 || hd->backing_file_size > 1023 ||
+       hd->backing_file_offset > cs || hd->backing_file_size > cs - hd->backing_file_offset ||
+       hd->backing_file_offset + hd->backing_file_size > file_size))
+    REFUSE("%s: backing file name at 0x%" PRIx64 " (%u bytes) outside the first cluster", n,
+           hd->backing_file_offset, hd->backing_file_size);
   if (hd->refcount_order != 4)
     REFUSE("%s: refcount_order %u not supported (only 4: 16-bit refcounts)", n,
            hd->refcount_order);
@@ -241,9 +251,68 @@ static int load_tables(vmx_image_t *img, qcow2_t *q, const qcow2_header_t *hd,
   return 0;
 }
 
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+
+/* The backing format named by a header extension in cluster 0 (c, clen
+ * bytes read), or "" (probe). */
+static void backing_format(const uint8_t *c, uint64_t clen, const qcow2_header_t *hd,
+                           char fmt[16]) {
+  fmt[0] = 0;
+  uint64_t at = hd->version >= 3 ? hd->header_length : 72;
+  while (at + 8 <= clen) {
+    uint32_t type = be32(c + at), len = be32(c + at + 4);
+    if (type == 0 || len > clen - at - 8)
+      return;
+    if (type == QCOW2_EXT_BACKING_FORMAT && len < 16) {
+      memcpy(fmt, c + at + 8, len);
+      fmt[len] = 0;
+      return;
+    }
+    at += 8 + (((uint64_t)len + 7) & ~7ull);
+  }
+}
+
+/* Opens the backing file read-only into q->backing. */
+static int open_backing(vmx_image_t *img, qcow2_t *q, const qcow2_header_t *hd,
+                        uint64_t file_size, char *err, size_t errlen) {
+  uint64_t clen = q->cluster_size < file_size ? q->cluster_size : file_size;
+  uint8_t *c = malloc(clen);
+  if (!c)
+    REFUSE("%s: out of memory", img->name);
+  char name[1024], fmt[16], path[sizeof img->name + sizeof name];
+  int rc = vmx__pread_full(img->fd, c, clen, 0);
+  if (rc == 0) {
+    memcpy(name, c + hd->backing_file_offset, hd->backing_file_size);
+    name[hd->backing_file_size] = 0;
+    backing_format(c, clen, hd, fmt);
+  }
+  free(c);
+  if (rc < 0)
+    REFUSE("%s: cannot read the backing file name", img->name);
+  if (img->depth + 1 >= VMX__IMAGE_MAX_DEPTH)
+    REFUSE("%s: backing chain longer than %u images (a loop?)", img->name, VMX__IMAGE_MAX_DEPTH);
+  if (fmt[0] && strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0)
+    REFUSE("%s: backing file format '%s' not supported (raw or qcow2)", img->name, fmt);
+  const char *slash = strrchr(img->name, '/');
+  if (name[0] == '/' || !slash)
+    snprintf(path, sizeof path, "%s", name);
+  else
+    snprintf(path, sizeof path, "%.*s/%s", (int)(slash - img->name), img->name, name);
+  char sub[512];
+  rc = vmx__image_open_at(path, fmt[0] ? fmt : NULL, true, img->depth + 1, &q->backing, sub,
+                          sizeof sub);
+  /* Only the top image names itself: deeper ones pass the innermost message up. */
+  if (rc < 0 && img->depth == 0)
+    snprintf(err, errlen, "%s: backing file: %s", img->name, sub);
+  else if (rc < 0)
+    snprintf(err, errlen, "%s", sub);
+  return rc;
+}
+
 static const vmx__image_driver_t qcow2_driver;
 
 static void qcow2_free(qcow2_t *q) {
+  vmx_image_close(q->backing);
   free(q->l1);
   free(q->rt);
   pthread_mutex_destroy(&q->lock);
@@ -284,6 +353,8 @@ int vmx__qcow2_open(vmx_image_t *img, char *err, size_t errlen) {
   q->rt_entries = ((uint64_t)hd.rt_clusters << hd.cluster_bits) / 8;
   q->next_free = (file_size + q->cluster_size - 1) & ~(q->cluster_size - 1);
   rc = load_tables(img, q, &hd, file_size, err, errlen);
+  if (rc == 0 && hd.backing_file_offset)
+    rc = open_backing(img, q, &hd, file_size, err, errlen);
   /* Autoclear features (e.g. persistent bitmaps) we do not maintain must be
    * cleared before the first write (qcow2.txt, "autoclear_features"). */
   if (rc == 0 && !img->readonly && hd.autoclear != 0 && pwrite_be64(img->fd, 88, 0) < 0) {
@@ -346,6 +417,15 @@ static size_t chunk_len(const qcow2_t *q, uint64_t voff, size_t len) {
   return len < left ? len : (size_t)left;
 }
 
+/* What the backing file holds at [off, off+n): zeros past its end. */
+static int read_backing(qcow2_t *q, uint64_t off, uint8_t *p, size_t n) {
+  uint64_t bsize = vmx_image_size(q->backing);
+  size_t from = off >= bsize ? 0 : bsize - off < n ? (size_t)(bsize - off) : n;
+  int rc = from ? vmx_image_read(q->backing, off, p, from) : 0;
+  memset(p + from, 0, n - from);
+  return rc;
+}
+
 static int qcow2_read(vmx_image_t *img, uint64_t off, void *buf, size_t len) {
   qcow2_t *q = img->state;
   uint8_t *p = buf;
@@ -359,6 +439,8 @@ static int qcow2_read(vmx_image_t *img, uint64_t off, void *buf, size_t len) {
       return rc;
     if (m.kind == MAP_DATA)
       rc = vmx__pread_full(img->fd, p, n, m.host + (off & (q->cluster_size - 1)));
+    else if (m.kind == MAP_UNALLOCATED && q->backing)
+      rc = read_backing(q, off, p, n);
     else
       memset(p, 0, n);
     if (rc < 0)
@@ -499,9 +581,25 @@ static int ensure_l2_locked(vmx_image_t *img, qcow2_t *q, uint64_t voff, uint64_
   return 0;
 }
 
-/* Writes into a cluster that reads as zeros (unallocated, or a v3 zero
+/* Writes the whole new cluster at host: the backing file's cluster at
+ * vcluster with buf[0..n) at offset `in` over it. */
+static int write_cow_locked(qcow2_t *q, int fd, uint64_t vcluster, uint64_t host,
+                            const void *buf, uint64_t in, size_t n) {
+  uint8_t *c = malloc(q->cluster_size);
+  if (!c)
+    return VMX_ENOMEM;
+  int rc = read_backing(q, vcluster, c, q->cluster_size);
+  memcpy(c + in, buf, n);
+  if (rc == 0)
+    rc = vmx__pwrite_full(fd, c, q->cluster_size, host);
+  free(c);
+  return rc;
+}
+
+/* Writes into a cluster without data of its own (unallocated, or a v3 zero
  * cluster), giving it a host cluster: the zero cluster's own when it has one
- * with refcount 1 (the rest is zeroed), else a new one. */
+ * with refcount 1 (the rest is zeroed), else a new one (the rest copied from
+ * the backing file when the cluster was unallocated and there is one). */
 static int write_fresh_locked(vmx_image_t *img, qcow2_t *q, uint64_t voff, const void *buf,
                               size_t n, qcow2_map_t *m) {
   uint64_t in = voff & (q->cluster_size - 1);
@@ -517,7 +615,9 @@ static int write_fresh_locked(vmx_image_t *img, qcow2_t *q, uint64_t voff, const
     if (rc == 0)
       rc = alloc_cluster_locked(img, q, &host);
   }
-  if (rc == 0)
+  if (rc == 0 && m->kind == MAP_UNALLOCATED && q->backing)
+    rc = write_cow_locked(q, img->fd, voff - in, host, buf, in, n);
+  else if (rc == 0)
     rc = vmx__pwrite_full(img->fd, buf, n, host + in);
   if (rc == 0)
     rc = pwrite_be64(img->fd, m->l2_entry, host | QCOW2_OFLAG_COPIED);
@@ -559,7 +659,7 @@ static int qcow2_write_zeroes(vmx_image_t *img, uint64_t off, uint64_t len) {
     pthread_mutex_lock(&q->lock);
     int rc = map_locked(img, q, off, &m);
     pthread_mutex_unlock(&q->lock);
-    if (rc == 0 && m.kind == MAP_DATA)
+    if (rc == 0 && (m.kind == MAP_DATA || (m.kind == MAP_UNALLOCATED && q->backing)))
       rc = qcow2_write(img, off, zeros, n);
     if (rc < 0)
       return rc;

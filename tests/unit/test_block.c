@@ -287,6 +287,38 @@ static void test_qcow2_reads_data_written_by_qemu(void **state) {
   free(buf);
 }
 
+/* raw base <- mid.qcow2 <- top.qcow2 (relative names): vmx reads through
+ * the chain, copies on write into top only, and QEMU agrees. */
+static void test_qcow2_backing_chain(void **state) {
+  const size_t size = 4 << 20;
+  assert_int_equal(sh("cd %s && truncate -s 4M base.raw && "
+                      "qemu-io -f raw -c 'write -P 0x11 0 1M' -c 'write -P 0x22 2M 64k' base.raw && "
+                      "qemu-img create -f qcow2 -b base.raw -F raw mid.qcow2 4M && "
+                      "qemu-io -f qcow2 -c 'write -P 0x33 512k 64k' mid.qcow2 && "
+                      "qemu-img create -f qcow2 -b mid.qcow2 -F qcow2 top.qcow2 4M && "
+                      "cp base.raw base.orig && cp mid.qcow2 mid.orig", dir), 0);
+  uint8_t *mirror = calloc(1, size);
+  memset(mirror, 0x11, 1 << 20);
+  memset(mirror + (2 << 20), 0x22, 65536);
+  memset(mirror + (512 << 10), 0x33, 65536);
+  vmx_image_t *img = open_ok(tmp("top.qcow2"), NULL, false);
+  assert_reads(img, mirror, 0, size);
+  write_both(img, mirror, 1000, 100, 1);                  /* over base data */
+  write_both(img, mirror, (512 << 10) + 10, 10, 2);       /* over mid data */
+  write_both(img, mirror, (2 << 20) + 65000, 1000, 3);    /* straddles base data's end */
+  write_both(img, mirror, 3 << 20, 4096, 4);              /* over zeros of base */
+  assert_int_equal(vmx_image_write_zeroes(img, 4096, 8192), 0);
+  memset(mirror + 4096, 0, 8192);
+  assert_reads(img, mirror, 0, size);
+  vmx_image_close(img);
+  save_raw(tmp("top.want"), mirror, size);
+  assert_int_equal(sh("qemu-img check %s", tmp("top.qcow2")), 0);
+  assert_int_equal(sh("qemu-img compare -f qcow2 -F raw %s %s", tmp("top.qcow2"), tmp("top.want")),
+                   0);
+  assert_int_equal(sh("cd %s && cmp base.raw base.orig && cmp mid.qcow2 mid.orig", dir), 0);
+  free(mirror);
+}
+
 typedef struct writer {
   vmx_image_t *img;
   unsigned id;
@@ -378,9 +410,11 @@ static void test_qcow2_malformed_images_are_refused(void **state) {
   }
   assert_int_equal(sh("printf 'QFI' > %s", q), 0);
   expect_refused(q, true, "too short");
-  assert_int_equal(sh("qemu-img create -f qcow2 %s 1M && qemu-img create -f qcow2 -F qcow2 -b %s %s",
-                      tmp("base.qcow2"), tmp("base.qcow2"), q), 0);
-  expect_refused(q, true, "backing files");
+  assert_int_equal(sh("rm -f %s && qemu-img create -f qcow2 %s 1M && "
+                      "qemu-img rebase -u -b m.qcow2 -F qcow2 %s", q, q, q), 0);
+  expect_refused(q, true, "backing chain longer");   /* the image backs itself */
+  assert_int_equal(sh("qemu-img rebase -u -b nothere.img -F raw %s", q), 0);
+  expect_refused(q, true, "No such file");
   assert_int_equal(sh("rm -f %s && qemu-img create -f qcow2 -o refcount_bits=8 %s 1M", q, q), 0);
   expect_refused(q, true, "refcount_order 3");
   assert_int_equal(sh("rm -f %s && qemu-img create -f qcow2 %s 1M && qemu-img snapshot -c s1 %s",
@@ -455,15 +489,21 @@ static void test_qcow2_fuzz_tables(void **state) {
   printf("fuzz seed: %llu (VMX_FUZZ_SEED=%llu repeats this run), %.1f s\n",
          (unsigned long long)seed, (unsigned long long)seed, secs);
   rng_state = seed;
-  const char *q = tmp("f.qcow2"), *f = tmp("fz.qcow2");
+  const char *q = tmp("f.qcow2"), *qb = tmp("fb.qcow2"), *f = tmp("fz.qcow2");
   assert_int_equal(sh("qemu-img create -f qcow2 -o cluster_size=4096 %s 4M && qemu-io -f qcow2 "
                       "-c 'write -P 0x5a 0 8k' -c 'write -P 1 2M 4k' %s", q, q), 0);
-  size_t len;
-  uint8_t *orig = slurp(q, &len), *img_bytes = malloc(len);
+  /* A second seed with a backing file (named relatively: f.qcow2). */
+  assert_int_equal(sh("cd %s && qemu-img create -f qcow2 -o cluster_size=4096 -b f.qcow2 -F qcow2 "
+                      "fb.qcow2 4M && qemu-io -f qcow2 -c 'write -P 7 4k 8k' fb.qcow2", dir), 0);
+  size_t lens[2];
+  uint8_t *seeds[2] = {slurp(q, &lens[0]), slurp(qb, &lens[1])};
+  uint8_t *img_bytes = malloc(lens[0] > lens[1] ? lens[0] : lens[1]);
   unsigned runs = 0, opened = 0;
   double end = now_s() + secs;
   while (now_s() < end) {
-    memcpy(img_bytes, orig, len);
+    unsigned which = rnd() & 1;
+    size_t len = lens[which];
+    memcpy(img_bytes, seeds[which], len);
     unsigned nmut = 1 + rnd() % 8;
     for (unsigned i = 0; i < nmut; i++) {
       /* Mostly the header; else anywhere in the metadata clusters. */
@@ -493,7 +533,8 @@ static void test_qcow2_fuzz_tables(void **state) {
     vmx_image_close(img);
   }
   printf("fuzz: %u images, %u opened\n", runs, opened);
-  free(orig);
+  free(seeds[0]);
+  free(seeds[1]);
   free(img_bytes);
 }
 
@@ -507,6 +548,7 @@ int main(void) {
       cmocka_unit_test(test_qcow2_small_clusters_new_l2_and_refblocks),
       cmocka_unit_test(test_qcow2_refcount_table_grows),
       cmocka_unit_test(test_qcow2_reads_data_written_by_qemu),
+      cmocka_unit_test(test_qcow2_backing_chain),
       cmocka_unit_test(test_qcow2_concurrent_writers),
       cmocka_unit_test(test_qcow2_malformed_images_are_refused),
       cmocka_unit_test(test_qcow2_compressed_cluster_read_fails_cleanly),
