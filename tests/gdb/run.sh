@@ -4,7 +4,8 @@
 # Environment (set by CMakeLists.txt): VMX (the vmx binary), GDB
 # (gdb-multiarch), GUEST (the directory of gdb_prog, gdb_threads and
 # gdb_bm.elf), SRC (this directory, for the line numbers of the sources);
-# for sys_linux also ASSETS (tests/system's assets.env).
+# for sys_linux also ASSETS (tests/system's assets.env) and RUN_LINUX
+# (scripts/run-linux).
 #
 # Starts vmx with its server on a free 127.0.0.1 port (output to a file),
 # runs gdb -batch -nx with the scenario's commands, waits for vmx to end and
@@ -61,8 +62,9 @@ pick_port() {
   echo "$port"
 }
 
-# session ELF VMX_ARGS... -- GDB_COMMANDS...: one run. In VMX_ARGS, @PORT@
-# is the port. Retries with another port if vmx could not listen.
+# session ELF VMX_ARGS... -- GDB_COMMANDS...: one run (ELF may be "": gdb
+# gets no file). In VMX_ARGS, @PORT@ is the port. Retries with another port
+# if vmx could not listen.
 session() {
   local elf=$1 attempt port arg
   shift
@@ -80,7 +82,8 @@ session() {
               -ex 'set tcp auto-retry on' -ex 'set tcp connect-timeout 60'
               -ex "target remote 127.0.0.1:$port")
     for arg in "${gdb_cmds[@]}"; do ex+=(-ex "$arg"); done
-    timeout -k 5 ${GDB_TIMEOUT:-90} "$GDB" -batch -nx "${ex[@]}" "$elf" </dev/null >"$transcript" 2>&1
+    [ -n "$elf" ] && ex+=("$elf")
+    timeout -k 5 "${GDB_TIMEOUT:-90}" "$GDB" -batch -nx "${ex[@]}" </dev/null >"$transcript" 2>&1
     gdb_status=$?
     # vmx ends when the guest exits (or when gdb killed it at its exit).
     local i
@@ -268,6 +271,39 @@ sys_baremetal)
     echo "run.sh: the program printed FAIL lines"
     failures=$((failures + 1))
   fi
+  ;;
+sys_linux)
+  # A Linux boot: the address of kernel_power_off from the guest's own
+  # /proc/kallsyms (boot 1; nokaslr keeps it the same in boot 2), then boot 2
+  # with the server (harts running: attaching halts them), a hardware
+  # breakpoint there, the guest's init powering off (vmx.poweroff=1) stops
+  # at it, and the power-off ends the session.
+  : "${ASSETS:?}" "${RUN_LINUX:?}"
+  # shellcheck disable=SC1090
+  . "$ASSETS" || exit 1
+  boot1=$work/boot1.out
+  echo 'grep -w kernel_power_off /proc/kallsyms' |
+    VMX=$VMX SMP=1 APPEND=nokaslr KERNEL=$KERNEL INITRD=$INITRD FIRMWARE=$FIRMWARE \
+    timeout -k 5 150 "$RUN_LINUX" >"$boot1" 2>&1
+  addr=$(tr -d '\r' <"$boot1" | grep -a -o '^[0-9a-f]\{16\} T kernel_power_off$' | cut -d' ' -f1)
+  if [ -z "$addr" ] || [ "$addr" = 0000000000000000 ]; then
+    echo "run.sh: boot 1 printed no address for kernel_power_off:"
+    tr -d '\r' <"$boot1"
+    exit 1
+  fi
+  echo "run.sh: kernel_power_off is at 0x$addr"
+  GDB_TIMEOUT=150 session "" -M virt -m 512M -smp 2 -bios "$FIRMWARE" -kernel "$KERNEL" \
+    -initrd "$INITRD" -append "console=ttyS0 nokaslr vmx.poweroff=1" -nographic \
+    -gdb tcp::@PORT@ -- \
+    'info threads' "hbreak *0x$addr" continue 'p/x $pc' 'p $priv' delete continue
+  expect "^\* 1 +Thread 1 \"hart 0\"" "info threads: hart 0"
+  expect "^  2 +Thread 2 \"hart 1\"" "info threads: hart 1"
+  expect "^Hardware assisted breakpoint 1 at 0x$addr$" "hbreak *0x$addr"
+  expect "hit Breakpoint 1, 0x$addr in \?\? \(\)$" "the stop at kernel_power_off"
+  expect "^\\\$1 = 0x$addr$" "pc = 0x$addr"
+  expect '^\$2 = 1$' "priv = 1 (S) in the kernel"
+  expect "$exited_normally" "the power-off"
+  expect_out "reboot: Power down" "the kernel's power-down line"
   ;;
 *)
   echo "run.sh: unknown scenario $scenario" >&2
