@@ -9,9 +9,9 @@
 #
 # Starts vmx with its server on a free 127.0.0.1 port (output to a file),
 # runs gdb -batch -nx with the scenario's commands, waits for vmx to end and
-# checks gdb's transcript and the guest's output. gdb connects with
-# `set tcp auto-retry on`: nothing else may connect to the port first, since
-# vmx serves one connection and resumes the guest when it closes. Line
+# checks gdb's transcript and the guest's output. Nothing but gdb may connect
+# to the port (vmx serves one connection and resumes the guest when it
+# closes), so readiness is seen in /proc (a listening socket of vmx's). Line
 # numbers come from the L_NAME marker comments in the sources. On failure it
 # prints each missing item and exits 1; the transcript and the guest's output
 # are printed either way.
@@ -62,6 +62,20 @@ pick_port() {
   echo "$port"
 }
 
+# listening PID PORT: PID holds a socket listening on PORT (any address),
+# read from /proc so that nothing connects to the port before gdb does.
+listening() {
+  local want addr st inode fds
+  want=$(printf ':%04X' "$2")
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 1
+  while read -r _ addr _ st _ _ _ _ _ inode _; do
+    if [[ "$addr" == *"$want" ]] && [ "$st" = 0A ] && [[ "$fds" == *"socket:[$inode]"* ]]; then
+      return 0
+    fi
+  done < <(tail -q -n +2 /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  return 1
+}
+
 # session ELF VMX_ARGS... -- GDB_COMMANDS...: one run (ELF may be "": gdb
 # gets no file). In VMX_ARGS, @PORT@ is the port. Retries with another port
 # if vmx could not listen.
@@ -78,33 +92,49 @@ session() {
     for arg in "${vmx_args[@]}"; do args+=("${arg//@PORT@/$port}"); done
     "$VMX" "${args[@]}" </dev/null >"$guest_out" 2>"$guest_err" &
     vmx_pid=$!
+    # Wait (up to 60 s) until vmx listens, or ends (the port was taken).
+    local i
+    for ((i = 0; i < 600; i++)); do
+      listening "$vmx_pid" "$port" && break
+      kill -0 "$vmx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if ! kill -0 "$vmx_pid" 2>/dev/null; then
+      wait "$vmx_pid"
+      vmx_status=$?
+      vmx_pid=
+      if grep -q "cannot listen" "$guest_err"; then
+        echo "run.sh: port $port taken, trying another"
+        continue
+      fi
+      echo "run.sh: vmx ended (status $vmx_status) before gdb connected:"
+      cat "$guest_out" "$guest_err"
+      exit 1
+    fi
     local ex=(-ex 'set pagination off' -ex 'set confirm off' -ex 'set width 0'
               -ex 'set tcp auto-retry on' -ex 'set tcp connect-timeout 60'
               -ex "target remote 127.0.0.1:$port")
     for arg in "${gdb_cmds[@]}"; do ex+=(-ex "$arg"); done
     [ -n "$elf" ] && ex+=("$elf")
-    timeout -k 5 "${GDB_TIMEOUT:-90}" "$GDB" -batch -nx "${ex[@]}" </dev/null >"$transcript" 2>&1
+    timeout -k 5 "${GDB_TIMEOUT:-80}" "$GDB" -batch -nx "${ex[@]}" </dev/null >"$transcript" 2>&1
     gdb_status=$?
     # vmx ends when the guest exits (or when gdb killed it at its exit).
-    local i
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 200; i++)); do
       kill -0 "$vmx_pid" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$vmx_pid" 2>/dev/null; then
-      echo "run.sh: vmx still running 30 s after gdb ended; killing it"
+      echo "run.sh: vmx still running 20 s after gdb ended; killing it"
       kill -9 "$vmx_pid"
       failures=$((failures + 1))
     fi
     wait "$vmx_pid"
     vmx_status=$?
     vmx_pid=
-    if grep -q "cannot listen" "$guest_err"; then
-      echo "run.sh: port $port taken, trying another"
-      continue
-    fi
     return
   done
+  echo "run.sh: no free port found"
+  exit 1
 }
 
 # expect FILE REGEX WHAT: FILE has a line matching the extended REGEX.
@@ -284,7 +314,7 @@ sys_linux)
   boot1=$work/boot1.out
   echo 'grep -w kernel_power_off /proc/kallsyms' |
     VMX=$VMX SMP=1 APPEND=nokaslr KERNEL=$KERNEL INITRD=$INITRD FIRMWARE=$FIRMWARE \
-    timeout -k 5 150 "$RUN_LINUX" >"$boot1" 2>&1
+    timeout -k 5 100 "$RUN_LINUX" >"$boot1" 2>&1
   addr=$(tr -d '\r' <"$boot1" | grep -a -o '^[0-9a-f]\{16\} T kernel_power_off$' | cut -d' ' -f1)
   if [ -z "$addr" ] || [ "$addr" = 0000000000000000 ]; then
     echo "run.sh: boot 1 printed no address for kernel_power_off:"
@@ -292,7 +322,7 @@ sys_linux)
     exit 1
   fi
   echo "run.sh: kernel_power_off is at 0x$addr"
-  GDB_TIMEOUT=150 session "" -M virt -m 512M -smp 2 -bios "$FIRMWARE" -kernel "$KERNEL" \
+  GDB_TIMEOUT=120 session "" -M virt -m 512M -smp 2 -bios "$FIRMWARE" -kernel "$KERNEL" \
     -initrd "$INITRD" -append "console=ttyS0 nokaslr vmx.poweroff=1" -nographic \
     -gdb tcp::@PORT@ -- \
     'info threads' "hbreak *0x$addr" continue 'p/x $pc' 'p $priv' delete continue
