@@ -118,8 +118,8 @@ static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
   if (vmx_actor_mail_waiting(ctx))
     return vcpu_yield(v);
   vmx_rv_exit_t (*run)(vmx_rv_cpu_t *) = v->run ? v->run : vmx_rv_cpu_run;
-  if (v->dbg)
-    run = vmx_dbg_vcpu_run;
+  if (v->cpu->dbg)
+    run = vmx_dbg_vcpu_run; /* a debugger, or --trace-exec */
   for (;;) {
     vmx_rv_exit_t why = run(v->cpu);
     if (v->dbg && vmx_dbg_vcpu_exit(v, why)) {

@@ -16,6 +16,7 @@
 #include "debug/dbg_vcpu.h"
 #include "debug/gdb_proto.h"
 #include "debug/gdb_target.h"
+#include "debug/symbols.h"
 
 #define ASK_NS UINT64_C(2000000000)
 #define MAX_POINTS 128
@@ -42,6 +43,7 @@ struct vmx_gdb_server {
   bool connected, closing;
   vmx_addr_t self;
   vmx_bus_sender_t tx;
+  vmx_symbols_t *sym;    /* names pc and ra in `monitor info registers` */
 
   bool noack;
   char *last;            /* the last packet sent, for a '-' */
@@ -486,7 +488,11 @@ static void monitor(vmx_gdb_server_t *s, const char *line) {
     } else {
       uint64_t v[VMX_GDB_G_REGS];
       memcpy(v, regs, sizeof v);
-      n = (size_t)snprintf(text, sizeof text, "thread %u  pc %016" PRIx64 "\n", t->id, v[32]);
+      char pc_at[256], ra_at[256];
+      vmx_symbols_format(s->sym, v[32], pc_at, sizeof pc_at);
+      vmx_symbols_format(s->sym, v[1], ra_at, sizeof ra_at);
+      n = (size_t)snprintf(text, sizeof text, "thread %u  pc %016" PRIx64 " %s\n  ra %016" PRIx64 " %s\n",
+                           t->id, v[32], pc_at, v[1], ra_at);
       for (unsigned i = 0; i < 32 && n < sizeof text; i++)
         n += (size_t)snprintf(text + n, sizeof text - n, "x%-2u/%-4s %016" PRIx64 "%s", i, abi[i], v[i],
                               i % 4 == 3 ? "\n" : "  ");
@@ -825,6 +831,12 @@ static int server_start(vmx_loop_t *loop, const vmx_gdb_opts_t *opts, vmx_addr_t
   s->stop.sig = SIGTRAP_GDB;
   s->stop.thread = 1;
   s->running = opts->start_running;
+  if (opts->symbols) {
+    char serr[256];
+    if (vmx_symbols_open(opts->symbols, opts->symbols_bias, &s->sym, serr, sizeof serr))
+      vmx_log_debug("gdb: no symbols for the monitor: %s", serr);
+  }
+  s->o.symbols = NULL;
   vmx_gdb_rx_init(&s->rx);
   vmx_bus_sender_init(vmx_loop_bus(loop), &s->tx);
 

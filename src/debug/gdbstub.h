@@ -42,6 +42,10 @@ typedef struct vmx_gdb_opts {
    * code. NULL: reset is not supported. */
   int (*on_reset)(void *arg);
   void *arg;
+  /* An ELF file whose symbols name addresses in `monitor info registers`
+   * (NULL: none), and its load bias. */
+  const char *symbols;
+  uint64_t symbols_bias;
 } vmx_gdb_opts_t;
 
 /* Parses "tcp::PORT", "tcp:HOST:PORT", ":PORT" or "PORT" into host (a

@@ -166,6 +166,25 @@ static int lookup_locked(vmx_symbols_t *sym, uint64_t addr, vmx_sym_info_t *out)
   GElf_Sym elf_sym;
   const char *name =
       dwfl_module_addrinfo(sym->module, file_addr, &offset, &elf_sym, NULL, NULL, NULL);
+  if (name && name[0] == '$') {
+    /* A RISC-V mapping symbol ($x, $xrv64i2p1_...) marks where code
+     * starts, it names nothing: take the nearest real symbol below. */
+    name = NULL;
+    GElf_Addr best = 0;
+    int n = dwfl_module_getsymtab(sym->module);
+    for (int i = 1; i < n; i++) {
+      GElf_Sym s2;
+      GElf_Addr a2;
+      const char *nm = dwfl_module_getsym_info(sym->module, i, &s2, &a2, NULL, NULL, NULL);
+      int type = GELF_ST_TYPE(s2.st_info);
+      if (!nm || !*nm || nm[0] == '$' || a2 > file_addr || (name && a2 <= best) ||
+          (type != STT_FUNC && type != STT_NOTYPE && type != STT_OBJECT) || s2.st_shndx == SHN_UNDEF)
+        continue;
+      name = nm;
+      best = a2;
+    }
+    offset = file_addr - best;
+  }
   if (!name || !*name)
     return VMX_ENOENT;
   out->func = name;

@@ -576,6 +576,7 @@ static int load_elf_program(vmx_linux_proc_t *p, elf_file_t *f, const exec_args_
   r = map_sigreturn(p, f->shown);
   if (r)
     return r;
+  p->exe_bias = img.bias;
   r = build_stack(p, a, f, &img, dynamic ? interp_img.bias : 0, sp);
   if (r)
     return r;

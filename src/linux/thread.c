@@ -21,6 +21,7 @@
 #include "actors/vcpu.h"
 #include "debug/dbg_vcpu.h"
 #include "debug/gdbstub.h"
+#include "debug/trace_exec.h"
 
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13
@@ -60,6 +61,7 @@ static struct {
   bool forked;          /* this process is a fork child: no bus */
   vmx_trace_rec_t *trace; /* --trace recorder, or NULL */
   bool gdb;             /* -g: a GDB server runs */
+  vmx_trace_exec_t *trace_exec; /* --trace-exec */
   vmx_addr_t gdb_server;
 } vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -108,13 +110,16 @@ static void gdb_kill(void *arg) {
   syscall(SYS_exit_group, 137);
 }
 
-int vmx__thread_gdb_start(unsigned port, char *err, size_t errlen) {
-  vmx_gdb_opts_t o = {.port = port, .system = false, .start_running = false, .on_kill = gdb_kill};
+int vmx__thread_gdb_start(unsigned port, const char *exe, uint64_t bias, char *err, size_t errlen) {
+  vmx_gdb_opts_t o = {.port = port, .system = false, .start_running = false, .on_kill = gdb_kill,
+                      .symbols = exe, .symbols_bias = bias};
   int rc = vmx_gdb_server_spawn(vmx__rt.bus, &o, &vmx__rt.gdb_server, err, errlen);
   if (rc == 0)
     vmx__rt.gdb = true;
   return rc;
 }
+
+void vmx__thread_trace_exec(vmx_trace_exec_t *tracer) { vmx__rt.trace_exec = tracer; }
 
 /* The guest process ends with status: gdb hears of it first. */
 static void gdb_exit(vmx_linux_thread_t *t, int status) {
@@ -249,6 +254,12 @@ int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *
       s->v.dbg = &s->dbg;
       t->cpu.dbg = &s->dbg.pts;
     }
+  }
+  if (vmx__rt.trace_exec && !vmx__rt.forked) {
+    if (!s->v.dbg)
+      memset(&s->dbg, 0, sizeof s->dbg);
+    vmx_trace_exec_attach(vmx__rt.trace_exec, &s->dbg.pts, (uint32_t)t->tid);
+    t->cpu.dbg = &s->dbg.pts;
   }
   char name[16];
   snprintf(name, sizeof name, "vcpu-%d", (int)s->tid);

@@ -19,10 +19,16 @@ int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trac
                         const char *trace_topics, vmx_sched_error_t *err);
 
 /* Starts the GDB server (`run-user -g PORT`): the main thread starts
- * halted, waiting for gdb, and every guest thread is a gdb thread. Call
- * after vmx__thread_rt_init, before vmx__thread_start. Returns 0 or an
- * error with a message in err. */
-int vmx__thread_gdb_start(unsigned port, char *err, size_t errlen);
+ * halted, waiting for gdb, and every guest thread is a gdb thread; the
+ * monitor names addresses with exe's symbols (load bias bias). Call after
+ * vmx__thread_rt_init, before vmx__thread_start. Returns 0 or an error with
+ * a message in err. */
+int vmx__thread_gdb_start(unsigned port, const char *exe, uint64_t bias, char *err, size_t errlen);
+
+/* --trace-exec: every guest thread started from now on reports its blocks
+ * to tracer (debug/trace_exec.h). */
+struct vmx_trace_exec;
+void vmx__thread_trace_exec(struct vmx_trace_exec *tracer);
 
 /* A zeroed guest thread on an idle loop thread (a new one if none is idle);
  * its vCPU is not initialised. NULL when out of memory or threads. cur is

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "linux/elf.h"
+#include "debug/trace_exec.h"
 #include "linux/thread.h"
 
 extern char **environ;
@@ -30,6 +31,8 @@ static void vmx__usage(FILE *out) {
           "  -strace      log every system call on stderr\n"
           "  -g PORT      wait for gdb on 127.0.0.1:PORT before running (gdb-multiarch:\n"
           "               `target remote :PORT`); guest threads are gdb threads\n"
+          "  --trace-exec log every block of guest code entered on stderr, as\n"
+          "               function+offset (file:line) from the program's symbols\n"
           "  --stats      at exit, print the counters of the actor runtime's loops and\n"
           "               of every vCPU actor (one per guest thread) on stderr\n"
           "  --trace FILE record the bus's messages to FILE (read it with `vmx trace dump`)\n"
@@ -66,6 +69,8 @@ static int vmx__parse(int argc, char **argv, vmx_linux_opts_t *o, vmx_sched_opts
       return -1;
     } else if (!strcmp(a, "-strace")) {
       o->strace = true;
+    } else if (!strcmp(a, "--trace-exec")) {
+      o->trace_exec = true;
     } else if (!strcmp(a, "--stats")) {
       *stats = true;
     } else if (!strcmp(a, "--trace") && i + 1 < argc) {
@@ -132,14 +137,6 @@ int vmx_linux_main(int argc, char **argv) {
     vmx_log_error("run-user: %s", serr.text);
     return 2;
   }
-  if (proc.opts.gdb_port) {
-    char gerr[256];
-    err = vmx__thread_gdb_start(proc.opts.gdb_port, gerr, sizeof gerr);
-    if (err) {
-      vmx_log_error("run-user: %s", gerr);
-      return 2;
-    }
-  }
   err = vmx_linux_mm_init(&proc.mm);
   if (err == 0)
     err = vmx_linux_signal_init(&proc);
@@ -169,6 +166,16 @@ int vmx_linux_main(int argc, char **argv) {
     return err == VMX_ENOENT ? 127 : 126;
   t->cpu.pc = pc;
   t->cpu.x[2] = sp;
+  if (proc.opts.gdb_port) {
+    char gerr[256];
+    err = vmx__thread_gdb_start(proc.opts.gdb_port, proc.exe_path, proc.exe_bias, gerr, sizeof gerr);
+    if (err) {
+      vmx_log_error("run-user: %s", gerr);
+      return 2;
+    }
+  }
+  if (proc.opts.trace_exec)
+    vmx__thread_trace_exec(vmx_trace_exec_new(proc.exe_path, proc.exe_bias));
   atomic_store(&proc.nthreads, 1);
   err = vmx__thread_start(t, proc.sig.initial_mask, NULL);
   if (err) {

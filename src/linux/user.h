@@ -31,6 +31,7 @@ typedef struct vmx_linux_opts {
   const char *trace;       /* --trace FILE: record the bus's messages (trace.h) */
   const char *trace_topics; /* --trace-topics LIST: which topics (default all) */
   unsigned gdb_port;       /* -g PORT: wait for gdb there (0: no debugger) */
+  bool trace_exec;         /* --trace-exec: log every block entered */
 } vmx_linux_opts_t;
 
 /* Process-wide state. Fields are written at start-up by the main thread
@@ -41,6 +42,7 @@ typedef struct vmx_linux_proc {
   vmx_linux_sigproc_t sig;        /* signal actions (own lock) */
   char exe_path[PATH_MAX];        /* guest program, absolute host path */
   char host_exe[PATH_MAX];        /* vmx's own binary, for execve */
+  uint64_t exe_bias;              /* the program's load address minus its link address */
   _Atomic int nthreads;           /* live guest threads */
 } vmx_linux_proc_t;
 

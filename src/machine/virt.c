@@ -42,6 +42,7 @@
 #include "actors/vcpu.h"
 #include "debug/dbg_vcpu.h"
 #include "debug/gdbstub.h"
+#include "debug/trace_exec.h"
 #include "machine/boot.h"
 #include "machine/devices.h"
 #include "machine/fdt.h"
@@ -77,6 +78,7 @@ typedef struct options {
   const char *bios, *kernel, *initrd, *append;
   const char *gdb;   /* -gdb DEV / -s: where the GDB server listens */
   bool gdb_wait;     /* -S: harts wait for gdb before the first instruction */
+  bool trace_exec;   /* --trace-exec: log every block entered */
 } options_t;
 
 struct vmx_virt {
@@ -97,6 +99,7 @@ struct vmx_virt {
   vmx_addr_t gdb_server;
   vmx_bus_sender_t main_sender; /* the main thread's */
   vmx_devmgr_t *dm;             /* virtio devices (-device, -drive, -netdev) */
+  vmx_trace_exec_t *tracer;     /* --trace-exec */
   vmx_addr_t virtio_a;
   region_t regions[8];
   unsigned nregions;
@@ -870,6 +873,8 @@ static void usage(FILE *out) {
           "  -netdev user,id=ID[,hostfwd=tcp::HOSTPORT-:GUESTPORT]  user-mode network\n"
           "  -display none     the only display: see the monitor's screendump\n"
           "  -S                do not start the harts until gdb continues them\n"
+          "  --trace-exec      log every block of guest code entered on stderr, named\n"
+          "                    from -kernel's ELF symbols and DWARF lines when it has them\n"
           "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
           "\n"
           "Console: Ctrl-A X quits, Ctrl-A C opens the monitor (info devices, info stats,\n"
@@ -923,6 +928,10 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
     }
     if (!strcmp(a, "-S")) {
       o->gdb_wait = true;
+      continue;
+    }
+    if (!strcmp(a, "--trace-exec")) {
+      o->trace_exec = true;
       continue;
     }
     int src = vmx_sched_opts_arg(so, argc, argv, &i, NULL);
@@ -1209,6 +1218,10 @@ static int harts_start(vmx_virt_t *m) {
       vmx_dbg_vcpu_attach(&h->vcpu, &h->dbg, m->gdb_server, i + 1);
       h->dbg.halted = m->opt.gdb_wait;
     }
+    if (m->tracer) {
+      vmx_trace_exec_attach(m->tracer, &h->dbg.pts, i);
+      h->cpu.dbg = &h->dbg.pts;
+    }
   }
   /* Spawn them all paused-free only once every loop exists, so the first
    * IPI of hart 0 finds hart 1. */
@@ -1226,6 +1239,22 @@ static int harts_start(vmx_virt_t *m) {
       return rc;
   }
   return 0;
+}
+
+/* The ELF file whose symbols name guest addresses: -kernel when it is an
+ * ELF (a bare-metal program, an ELF kernel), else -bios when it is one. */
+static const char *elf_symbols(const vmx_virt_t *m) {
+  const char *files[] = {m->opt.kernel, m->opt.bios};
+  for (unsigned i = 0; i < 2; i++) {
+    unsigned char magic[4];
+    FILE *f = files[i] ? fopen(files[i], "rb") : NULL;
+    bool elf = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "\177ELF", 4);
+    if (f)
+      fclose(f);
+    if (elf)
+      return files[i];
+  }
+  return NULL;
 }
 
 /* A termination signal, seen by the main thread's wait. */
@@ -1312,13 +1341,15 @@ int vmx_virt_main(int argc, char **argv) {
     }
     vmx_gdb_opts_t go = {.host = host, .port = port, .system = true,
                          .start_running = !m->opt.gdb_wait, .on_kill = gdb_kill,
-                         .on_reset = gdb_reset, .arg = m};
+                         .on_reset = gdb_reset, .arg = m, .symbols = elf_symbols(m)};
     if (vmx_gdb_server_spawn(m->bus, &go, &m->gdb_server, err, sizeof err)) {
       vmx_log_error("%s", err);
       goto stop;
     }
     m->gdb = true;
   }
+  if (m->opt.trace_exec)
+    m->tracer = vmx_trace_exec_new(elf_symbols(m), 0);
   tty_raw(m);
   signal(SIGTERM, on_fatal_signal);
   signal(SIGINT, on_fatal_signal);

@@ -276,7 +276,7 @@ sys_baremetal)
     'x/i $pc' 'p $pc == (long)do_ecall' 'maint packet vCont;s:1' 'maint flush register-cache' \
     'info symbol $pc' 'p $pc == (long)&m_trap_direct' 'p $mcause' 'p $mepc == (long)do_ecall' \
     'p $priv' stepi 'info symbol $pc' 'x/4xw &marks' 'monitor icount' 'info registers mstatus' \
-    delete continue
+    'monitor info registers' delete continue
   expect "^\* 1 +Thread 1 .*hart 0" "info threads: thread 1 is hart 0"
   expect '^\$1 = 0x80000000$' "pc at reset = 0x80000000"
   expect '^\$2 = (3|prv:3.*)$' "priv at reset = 3 (M)"
@@ -295,6 +295,9 @@ sys_baremetal)
   expect "^0x[0-9a-f]+ <marks>:${T}0xcafe0001${T}0xcafe0002${T}0xcafe0003${T}0xcafe0004$" "x/4xw &marks"
   expect "^[0-9]+$" "monitor icount: a number"
   expect "^mstatus +0x[0-9a-f]+" "info registers mstatus"
+  expect "^thread 1  pc [0-9a-f]{16} m_trap_direct\\+0x4 \\(crt\\.S:[0-9]+\\)$" \
+    "monitor info registers: the pc by symbol and source line"
+  expect "^priv +M$" "monitor info registers: priv"
   expect "$exited_normally" "the exit through HTIF"
   expect_out "^END gdb_bm" "the program's END line"
   if grep -q '^FAIL' "$guest_out"; then

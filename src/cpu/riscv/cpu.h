@@ -155,6 +155,11 @@ typedef struct vmx_rv_dbg {
   bool wp_off;                  /* watchpoints ignored (stepping over a hit) */
   unsigned hit;                 /* VMX_RV_EXIT_WATCH: index into wp */
   uint64_t hit_addr;            /* ...and the accessed address */
+  /* --trace-exec: called with the pc of every block entered (cpu's
+   * thread); NULL for none. */
+  void (*trace)(void *arg, uint32_t id, uint64_t pc);
+  void *trace_arg;
+  uint32_t trace_id;            /* the guest thread or hart it names */
 } vmx_rv_dbg_t;
 
 typedef struct vmx_rv_cpu {
