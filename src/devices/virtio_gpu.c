@@ -504,7 +504,7 @@ int vmx_virtio_gpu_create(vmx_virtio_dev_t *d, uv_loop_t *loop, const vmx_guest_
     snprintf(err, errlen, "virtio-gpu: out of memory");
     return VMX_ENOMEM;
   }
-  *g = (gpu_t){.xres = 1024, .yres = 768, .max_hostmem = VMX_VIRTIO_GPU_DEFAULT_HOSTMEM,
+  *g = (gpu_t){.xres = 1280, .yres = 800, .max_hostmem = VMX_VIRTIO_GPU_DEFAULT_HOSTMEM,
                .elem = elem};
   int rc = parse_options(g, options, err, errlen);
   if (rc != 0) {

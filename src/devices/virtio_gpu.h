@@ -163,7 +163,7 @@ typedef struct vmx_virtio_gpu_mem_entry {
  * ops and a newly allocated backend (free it with vmx_virtio_gpu_destroy).
  * options: NULL or "" for the defaults, else comma-separated key=value:
  *   xres=N, yres=N     the display size GET_DISPLAY_INFO reports
- *                      (1..16384, default 1024x768)
+ *                      (1..16384, default 1280x800, as QEMU)
  *   max_hostmem=N[K|M|G]  budget for resources (default 256M)
  * loop is unused (every command completes at once) and may be NULL.
  * Returns 0, VMX_EINVAL for a bad option (err says which), VMX_ENOMEM. */

@@ -38,7 +38,7 @@ static const devtype_t types[] = {
     {"virtconsole", "virtio-console", DEV_CONSOLE, {0},
      "a second console (hvc0): output on vmx's console, input once its driver is ready"},
     {"virtio-gpu-device", "virtio-gpu", DEV_GPU, {"xres", "yres"},
-     "a 2D framebuffer (virtio-gpu), xres=1024,yres=768; `screendump FILE.png` in the monitor"},
+     "a 2D framebuffer (virtio-gpu), xres=1280,yres=800 by default; `screendump FILE.png` in the monitor"},
 };
 
 typedef struct drive {
