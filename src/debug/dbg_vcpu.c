@@ -215,11 +215,19 @@ bool vmx_dbg_vcpu_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
 
 /* ------------------------------------------------------------- messages */
 
+/* Answers the debugger's ask. It may have stopped waiting (a halt it gave
+ * up on while the vCPU was in a system call, and then asked again): that
+ * is no failure of the vCPU. */
+static int answer(vmx_actor_ctx_t *ctx, vmx_msg_t *r) {
+  int rc = vmx_actor_reply(ctx, r);
+  return rc == VMX_ENOENT ? 0 : rc;
+}
+
 static int done(vmx_actor_ctx_t *ctx, int status, uint32_t len) {
   vmx_msg_t r = VMX_MSG_INIT(DBG_DONE);
   r.body.dbg_done.status = status;
   r.body.dbg_done.len = len;
-  return vmx_actor_reply(ctx, &r);
+  return answer(ctx, &r);
 }
 
 static int regs(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_dbg_regs_t *q) {
@@ -306,7 +314,7 @@ int vmx_dbg_vcpu_message(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_t *m
     r.body.dbg_stopped.thread = d->thread;
     r.body.dbg_stopped.pc = v->cpu->pc;
     r.body.dbg_stopped.icount = v->cpu->icount;
-    return vmx_actor_reply(ctx, &r);
+    return answer(ctx, &r);
   }
   case VMX_MSG_DBG_RESUME:
     d->epoch = msg->body.dbg_resume.epoch;

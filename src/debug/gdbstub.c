@@ -19,6 +19,7 @@
 #include "debug/symbols.h"
 
 #define ASK_NS UINT64_C(2000000000)
+#define KICK_AFTER_NS UINT64_C(20000000) /* a halt unanswered this long: kick */
 #define MAX_POINTS 128
 #define SIGINT_GDB 2
 #define SIGTRAP_GDB 5
@@ -140,7 +141,13 @@ static int ask(vmx_gdb_server_t *s, gthread_t *t, vmx_msg_t *req, vmx_msg_t *rep
  * one that does not answer in time (blocked in a system call) is left. */
 static void halt(vmx_gdb_server_t *s, gthread_t *t) {
   vmx_msg_t q = VMX_MSG_INIT(DBG_HALT), r;
-  int rc = ask(s, t, &q, &r);
+  int rc = s->o.kick ? vmx_bus_ask(&s->tx, t->vcpu, &q, &r, KICK_AFTER_NS) : ask(s, t, &q, &r);
+  if (rc == VMX_EAGAIN && s->o.kick) {
+    /* Busy in the kernel: interrupt the wait and ask again. */
+    s->o.kick(s->o.arg, t->id);
+    q = (vmx_msg_t)VMX_MSG_INIT(DBG_HALT);
+    rc = ask(s, t, &q, &r);
+  }
   if (rc == 0 && r.env.type == VMX_MSG_DBG_STOPPED) {
     t->pc = r.body.dbg_stopped.pc;
     t->icount = r.body.dbg_stopped.icount;

@@ -4,7 +4,9 @@
  *
  * All-stop: when one vCPU stops (breakpoint, watchpoint, step) the server
  * halts all the others before it tells gdb, and the stop reply names the
- * thread that stopped. gdb's threads are the vCPUs: the harts (ids 1..N)
+ * thread that stopped. A user-mode thread waiting in a host system call
+ * is interrupted (opts.kick) and its call restarts when it resumes, so it
+ * halts as well. gdb's threads are the vCPUs: the harts (ids 1..N)
  * in system mode, the guest threads (id = guest tid) in user mode. vCPUs
  * announce themselves (DBG_THREAD, sent by vmx_vcpu_spawn and when the
  * actor ends); one that appears while gdb has the guest stopped is halted
@@ -36,6 +38,11 @@ typedef struct vmx_gdb_opts {
   /* gdb asked to kill the guest (k, vKill): called on the server's loop
    * thread; it should end vmx. */
   void (*on_kill)(void *arg);
+  /* A vCPU did not answer a halt at once: it may wait in a host system
+   * call (user mode). Interrupt that wait so the vCPU reads its mailbox
+   * (run-user sends the thread a host signal; the guest's call restarts
+   * later). Any thread; NULL: vCPUs always answer soon (harts). */
+  void (*kick)(void *arg, uint32_t thread);
   /* `monitor reset`: called on the server's loop thread with every vCPU
    * halted, before each vCPU's own reset (vmx_vcpu_t.on_reset, by a
    * DBG_RESET); puts memory back (reloads images). Returns 0 or a negative

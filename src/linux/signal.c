@@ -279,7 +279,23 @@ static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
   errno = saved_errno;
 }
 
+/* What marks a debugger's kick (vmx_linux_signal_kick): a SIGSEGV queued by
+ * vmx itself with this value. */
+static const char vmx__kick_cookie[] = "vmx-debugger-kick";
+
 static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
+  if (si->si_code == SI_QUEUE && si->si_pid == getpid() && si->si_value.sival_ptr == vmx__kick_cookie) {
+    /* The debugger wants this thread's vCPU: out of guest code, and out of
+     * a waiting system call, which runs again when the vCPU resumes. */
+    vmx_linux_thread_t *t = vmx__sig_current;
+#if defined(__x86_64__)
+    if (t)
+      host_syscall_interrupt(t, ucv);
+#endif
+    if (t)
+      vmx_rv_cpu_kick(&t->cpu);
+    return;
+  }
   if (si->si_code <= 0) {
     /* Sent by kill/tkill/sigqueue: a signal for the guest like any other
      * (never blocked on the host, as vmx needs faults to get through). */
@@ -290,6 +306,17 @@ static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
   }
   vmx_rv_cpu_host_fault(sig, si->si_code, si->si_addr); /* returns only for our own faults */
   host_own_fault(sig, si);
+}
+
+void vmx_linux_signal_kick(pid_t tid) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  si.si_signo = SIGSEGV;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid();
+  si.si_uid = getuid();
+  si.si_value.sival_ptr = (void *)vmx__kick_cookie;
+  syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGSEGV, &si);
 }
 
 /* Installs the host disposition that mirrors the guest's action for sig. */

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define VMX_LINUX_NSIG 64
 /* Signal sets are 64-bit masks, bit n-1 for signal n (the kernel's sigset_t
@@ -147,5 +148,11 @@ void vmx_linux_signal_deliver(struct vmx_linux_thread *t);
 /* Ends the whole process with signal sig as a native process dying of it
  * would end (the parent sees WIFSIGNALED with sig), without a core file. */
 _Noreturn void vmx_linux_signal_die(int sig);
+
+/* Makes the guest thread with host tid `tid` leave guest code, and any host
+ * system call it waits in (the guest's call runs again once its vCPU runs
+ * again), without a guest signal: the debugger's way to halt a thread that
+ * waits in the kernel. Any thread; async-signal-safe. */
+void vmx_linux_signal_kick(pid_t tid);
 
 #endif

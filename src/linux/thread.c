@@ -110,9 +110,15 @@ static void gdb_kill(void *arg) {
   syscall(SYS_exit_group, 137);
 }
 
+/* gdb halts a thread that waits in a host system call. */
+static void gdb_kick(void *arg, uint32_t thread) {
+  (void)arg;
+  vmx_linux_signal_kick((pid_t)thread);
+}
+
 int vmx__thread_gdb_start(unsigned port, const char *exe, uint64_t bias, char *err, size_t errlen) {
   vmx_gdb_opts_t o = {.port = port, .system = false, .start_running = false, .on_kill = gdb_kill,
-                      .symbols = exe, .symbols_bias = bias};
+                      .kick = gdb_kick, .symbols = exe, .symbols_bias = bias};
   int rc = vmx_gdb_server_spawn(vmx__rt.bus, &o, &vmx__rt.gdb_server, err, errlen);
   if (rc == 0)
     vmx__rt.gdb = true;

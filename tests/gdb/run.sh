@@ -264,6 +264,20 @@ user_threads)
   expect_out '^worker 1 sum=510$' "worker 1's sum"
   expect_out '^worker 2 sum=1010$' "worker 2's sum"
   ;;
+user_join)
+  # A stop while the main thread waits in pthread_join (a futex wait in the
+  # host kernel): the server interrupts the wait, gdb reads the main thread,
+  # and the join restarts when the guest continues.
+  session "$GUEST/gdb_join" run-user -g @PORT@ "$GUEST/gdb_join" -- \
+    'break worker_step' continue 'info threads' 'thread 1' bt continue
+  expect "hit Breakpoint 1, worker_step \(i=21\) at .*join\.c:[0-9]+$" "the stop in worker_step"
+  expect_count "^[ *] +[1-9][0-9]* +Thread [0-9.]+ " 2 "info threads: both threads"
+  expect "^\[Switching to thread 1 \(Thread [0-9.]+\)\]" "thread 1 switches"
+  expect "^#[0-9]+ +0x[0-9a-f]+ in main \(\) at .*join\.c:$(line_of L_MAIN_JOIN join.c)$" \
+    "bt of the main thread: main waits in pthread_join"
+  expect "$exited_normally" "the exit"
+  expect_out '^joined ret=42 hits=1$' "the join completed with the worker's value"
+  ;;
 sys_baremetal)
   # System mode, halted at reset (-S): hart threads, CSRs, a trap stepped
   # into. gdb's RISC-V stepi is a software single step (a breakpoint at the
