@@ -154,7 +154,7 @@ size_t vmx_dbg_mem(vmx_rv_cpu_t *cpu, uint64_t addr, void *buf, size_t len, bool
 /* ------------------------------------------------------------- stopping */
 
 /* Stops v for the debugger and tells the server why. */
-static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr) {
+static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr, int code) {
   vmx_vcpu_dbg_t *d = v->dbg;
   if (d->stepping) {
     d->stepping = false;
@@ -170,6 +170,7 @@ static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr) 
   m.body.dbg_stopped.icount = v->cpu->icount;
   m.body.dbg_stopped.watch = watch;
   m.body.dbg_stopped.addr = addr;
+  m.body.dbg_stopped.code = code;
   int rc = v->ctx ? vmx_actor_send(v->ctx, d->server, &m) : VMX_EINVAL;
   if (rc)
     vmx_log_error("vCPU %u: cannot tell the debugger it stopped: %s", d->thread, vmx_strerror(rc));
@@ -180,7 +181,7 @@ bool vmx_dbg_vcpu_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   vmx_rv_cpu_t *cpu = v->cpu;
   switch (why) {
   case VMX_RV_EXIT_BREAKPOINT:
-    stop(v, VMX_DBG_BREAKPOINT, 0, 0);
+    stop(v, VMX_DBG_BREAKPOINT, 0, 0, 0);
     return true;
   case VMX_RV_EXIT_WATCH: {
     /* Let the access happen (one instruction, watchpoints off), then
@@ -199,14 +200,26 @@ bool vmx_dbg_vcpu_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
     cpu->icount_limit = limit;
     if (again != VMX_RV_EXIT_LIMIT && again != VMX_RV_EXIT_REQUEST && again != VMX_RV_EXIT_BREAKPOINT)
       v->on_exit(v, again); /* a fault or system call of that instruction */
-    stop(v, VMX_DBG_WATCHPOINT, type, addr);
+    stop(v, VMX_DBG_WATCHPOINT, type, addr, 0);
     return true;
   }
   case VMX_RV_EXIT_LIMIT:
   case VMX_RV_EXIT_WFI:
     if (!d->stepping)
       return false;
-    stop(v, VMX_DBG_STEPPED, 0, 0);
+    stop(v, VMX_DBG_STEPPED, 0, 0, 0);
+    return true;
+  case VMX_RV_EXIT_FAULT:
+  case VMX_RV_EXIT_ILLEGAL:
+  case VMX_RV_EXIT_EBREAK:
+    if (cpu->sys)
+      return false; /* system mode takes these as traps inside the run */
+    d->fault_exit = why;
+    d->fault_sig = why == VMX_RV_EXIT_ILLEGAL ? VMX_GDB_SIGILL
+                   : why == VMX_RV_EXIT_EBREAK ? VMX_GDB_SIGTRAP
+                   : cpu->fault_kind == VMX_RV_FAULT_MISALIGNED ? VMX_GDB_SIGBUS
+                                                                : VMX_GDB_SIGSEGV;
+    stop(v, VMX_DBG_SIGNAL, 0, 0, d->fault_sig);
     return true;
   default:
     return false;
@@ -319,6 +332,15 @@ int vmx_dbg_vcpu_message(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_t *m
   case VMX_MSG_DBG_RESUME:
     d->epoch = msg->body.dbg_resume.epoch;
     d->halted = false;
+    if (d->fault_sig) {
+      /* gdb passes the fault's signal on: the guest gets it now (the
+       * owner turns the exit into that signal). Any other answer drops it,
+       * and the instruction runs again. */
+      int sig = d->fault_sig;
+      d->fault_sig = 0;
+      if (msg->body.dbg_resume.signal == sig && v->on_exit(v, d->fault_exit) == VMX_VCPU_DONE)
+        return vmx_actor_stop(ctx, vmx_actor_self(ctx), 0);
+    }
     if (msg->body.dbg_resume.step) {
       d->stepping = true;
       d->pts.stepping = true;

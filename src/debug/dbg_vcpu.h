@@ -7,7 +7,9 @@
  * (DBG_HALT), at a breakpoint, after the instruction that touched a watched
  * range, and after a single step; it then sends the server a DBG_STOPPED
  * and runs no guest code until a DBG_RESUME. While halted it answers
- * DBG_REGS, DBG_MEM and DBG_POINT. Everything here runs on the vCPU's loop
+ * DBG_REGS, DBG_MEM and DBG_POINT. In user mode a fault, an illegal
+ * instruction or an ebreak stops it too, reported as the signal the guest
+ * would get, before the guest gets it. Everything here runs on the vCPU's loop
  * thread; the server reaches the vCPU only by messages.
  */
 #ifndef VMX_DEBUG_DBG_VCPU_H
@@ -42,7 +44,16 @@ typedef struct vmx_vcpu_dbg {
   bool halted;            /* stopped for the debugger: runs no guest code */
   bool stepping;          /* the current resume is a single step */
   uint64_t saved_limit;   /* icount_limit outside a step */
+  /* User mode: a fault, illegal instruction or ebreak reported to gdb as a
+   * signal (gdb's number in fault_sig) and held until gdb resumes: passing
+   * that signal back (C/S) delivers it, 0 discards it. */
+  vmx_rv_exit_t fault_exit;
+  int fault_sig;
 } vmx_vcpu_dbg_t;
+
+/* gdb's numbers of the signals a guest fault raises (the remote protocol
+ * uses gdb's own numbering): SIGTRAP 5, SIGILL 4, SIGSEGV 11, SIGBUS 10. */
+enum { VMX_GDB_SIGILL = 4, VMX_GDB_SIGTRAP = 5, VMX_GDB_SIGBUS = 10, VMX_GDB_SIGSEGV = 11 };
 
 /* Attaches d to v (before vmx_vcpu_spawn): v starts halted, and its cpu
  * runs the debug interpreter from then on. */

@@ -164,10 +164,11 @@ static void halt_all(vmx_gdb_server_t *s) {
   s->running = false;
 }
 
-static void resume_one(vmx_gdb_server_t *s, gthread_t *t, bool step) {
+static void resume_one(vmx_gdb_server_t *s, gthread_t *t, bool step, int sig) {
   vmx_msg_t m = VMX_MSG_INIT(DBG_RESUME);
   m.body.dbg_resume.epoch = s->epoch;
   m.body.dbg_resume.step = step;
+  m.body.dbg_resume.signal = sig;
   int rc = vmx_bus_send_wait(&s->tx, t->vcpu, &m, ASK_NS);
   if (rc)
     vmx_log_debug("gdb: cannot resume thread %u: %s", t->id, vmx_strerror(rc));
@@ -196,7 +197,7 @@ static void release(vmx_gdb_server_t *s) {
   s->npts = 0;
   s->epoch++;
   for (unsigned j = 0; j < s->nth; j++)
-    resume_one(s, &s->th[j], false);
+    resume_one(s, &s->th[j], false, 0);
   s->running = true;
 }
 
@@ -388,16 +389,19 @@ static void cmd_resume(vmx_gdb_server_t *s, const vmx_gdb_vcont_t *acts, size_t 
     return;
   }
   char act[512];
+  uint8_t sig[512];
   unsigned n = s->nth < sizeof act ? s->nth : sizeof act;
   bool any_step = false;
   for (unsigned i = 0; i < n; i++) {
     act[i] = 0;
+    sig[i] = 0;
     for (size_t k = 0; k < nacts; k++) {
       const vmx_gdb_vcont_t *a = &acts[k];
       bool match = !a->has_thread || a->thread.tid == VMX_GDB_TID_ALL ||
                    (a->thread.tid == VMX_GDB_TID_ANY && i == 0) || a->thread.tid == (int64_t)s->th[i].id;
       if (match) {
         act[i] = a->action == 'S' ? 's' : a->action == 'C' ? 'c' : a->action;
+        sig[i] = (a->action == 'S' || a->action == 'C') ? a->sig : 0;
         break;
       }
     }
@@ -409,13 +413,13 @@ static void cmd_resume(vmx_gdb_server_t *s, const vmx_gdb_vcont_t *acts, size_t 
   s->stop.watch = 0;
   for (unsigned i = 0; i < n; i++) {
     if (act[i] == 's')
-      resume_one(s, &s->th[i], true);
+      resume_one(s, &s->th[i], true, sig[i]);
     else if (act[i] == 'c' && !any_step)
-      resume_one(s, &s->th[i], false);
+      resume_one(s, &s->th[i], false, sig[i]);
   }
 }
 
-static void simple_resume(vmx_gdb_server_t *s, bool step, bool has_addr, uint64_t addr) {
+static void simple_resume(vmx_gdb_server_t *s, bool step, int sig, bool has_addr, uint64_t addr) {
   gthread_t *t = thread_current(s, s->c_thread);
   if (!t) {
     reply_error(s, 1);
@@ -430,8 +434,8 @@ static void simple_resume(vmx_gdb_server_t *s, bool step, bool has_addr, uint64_
     q.body.dbg_regs.len = 8;
     ask(s, t, &q, &r);
   }
-  vmx_gdb_vcont_t a = {.action = step ? 's' : 'c', .has_thread = step,
-                       .thread = {.tid = (int64_t)t->id}};
+  vmx_gdb_vcont_t a = {.action = step ? (sig ? 'S' : 's') : (sig ? 'C' : 'c'), .sig = (uint8_t)sig,
+                       .has_thread = step, .thread = {.tid = (int64_t)t->id}};
   cmd_resume(s, &a, 1);
 }
 
@@ -570,8 +574,8 @@ static void handle(vmx_gdb_server_t *s, const char *payload, size_t len) {
   case VMX_GDB_READ_MEM: cmd_mem(s, c->addr, c->len, false, NULL); break;
   case VMX_GDB_WRITE_MEM:
   case VMX_GDB_WRITE_MEM_BIN: cmd_mem(s, c->addr, c->len, true, c->data); break;
-  case VMX_GDB_CONTINUE: simple_resume(s, false, c->has_addr, c->addr); break;
-  case VMX_GDB_STEP: simple_resume(s, true, c->has_addr, c->addr); break;
+  case VMX_GDB_CONTINUE: simple_resume(s, false, c->sig, c->has_addr, c->addr); break;
+  case VMX_GDB_STEP: simple_resume(s, true, c->sig, c->has_addr, c->addr); break;
   case VMX_GDB_VCONT_QUERY: reply(s, "vCont;c;C;s;S;t"); break;
   case VMX_GDB_VCONT: cmd_resume(s, c->vcont, c->vcont_count); break;
   case VMX_GDB_SET_THREAD: {
@@ -761,7 +765,7 @@ static int server_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *ms
     if (!s->running || e->epoch != s->epoch)
       return 0; /* stale: all-stop reports one stop per resume */
     halt_all(s);
-    s->stop.sig = SIGTRAP_GDB;
+    s->stop.sig = e->reason == VMX_DBG_SIGNAL ? e->code : SIGTRAP_GDB;
     s->stop.thread = e->thread;
     s->stop.watch = e->reason == VMX_DBG_WATCHPOINT ? e->watch : 0;
     s->stop.addr = e->addr;

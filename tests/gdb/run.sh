@@ -278,6 +278,15 @@ user_join)
   expect "$exited_normally" "the exit"
   expect_out '^joined ret=42 hits=1$' "the join completed with the worker's value"
   ;;
+user_signal)
+  # A guest fault stops the guest as SIGSEGV at the faulting line; continuing
+  # passes the signal on, and the guest's handler runs.
+  session "$GUEST/gdb_segv" run-user -g @PORT@ "$GUEST/gdb_segv" -- continue 'bt 1' continue
+  expect "^Program received signal SIGSEGV, Segmentation fault\.$" "the fault reported as SIGSEGV"
+  expect "^$(line_of L_FAULT segv.c)${T}" "at the faulting line"
+  expect "$exited_normally" "the exit after the handler"
+  expect_out '^caught SIGSEGV$' "the guest's handler ran"
+  ;;
 sys_baremetal)
   # System mode, halted at reset (-S): hart threads, CSRs, a trap stepped
   # into. gdb's RISC-V stepi is a software single step (a breakpoint at the
