@@ -18,7 +18,7 @@ truncate -s 16M "$img"
 mke2fs -q -F -t ext2 -d "$work/files" "$img" || exit 1
 before=$(md5sum <"$img")
 
-vt_boot "vmx.script=blk-ro" 60 -drive "file=$img,format=raw,if=none,id=d0,readonly=on" \
+vt_boot "vmx.script=blk-ro" 120 -drive "file=$img,format=raw,if=none,id=d0,readonly=on" \
   -device virtio-blk-device,drive=d0
 vt_wait '^vmx-virtio: script blk-ro done'; vt_end
 vt_expect '^vmx-virtio: blk-ro sysfs ro=1$' "the guest does not see the drive as read-only"

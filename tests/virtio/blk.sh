@@ -23,7 +23,7 @@ else
 fi
 drive="file=$img,format=$format,if=none,id=d0"
 
-vt_boot "vmx.script=blk-write" 60 -drive "$drive" -device virtio-blk-device,drive=d0
+vt_boot "vmx.script=blk-write" 120 -drive "$drive" -device virtio-blk-device,drive=d0
 vt_wait '^vmx-virtio: script blk-write done'; vt_end
 vt_expect '^vmx-boot: virtio: blk$' "the guest did not find one virtio-blk device"
 vt_expect "^vmx-virtio: blk-write ok data-md5=$want_md5\$" "no 'blk-write ok data-md5=$want_md5'"
@@ -44,7 +44,7 @@ echo "host: debugfs: hello.txt: $got_hello; data.txt md5 $got_md5"
 [ "$got_hello" = "$hello" ] || vt_problem "host: hello.txt in the image is '$got_hello'"
 [ "$got_md5" = "$want_md5" ] || vt_problem "host: data.txt in the image has md5 $got_md5, not $want_md5"
 
-vt_boot "vmx.script=blk-read" 60 -drive "$drive" -device virtio-blk-device,drive=d0
+vt_boot "vmx.script=blk-read" 120 -drive "$drive" -device virtio-blk-device,drive=d0
 vt_wait '^vmx-virtio: script blk-read done'; vt_end
 vt_expect "^vmx-virtio: blk-read hello=$hello\$" "the guest did not read hello.txt back"
 vt_expect "^vmx-virtio: blk-read data-md5=$want_md5\$" "the guest did not read data.txt back"

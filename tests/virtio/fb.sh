@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vt_init "$@"
 shot=$work/screen.png
 
-vt_boot "vmx.script=fb" 60 -device virtio-gpu-device
+vt_boot "vmx.script=fb" 120 -device virtio-gpu-device
 if vt_wait '^vmx-virtio: (fb ready|script fb done)'; then
   size=$(vt_line '^vmx-virtio: fb ready' | sed -n 's/.*ready \([0-9]*x[0-9]*\) .*/\1/p')
   sleep 1  # the fbdev emulation copies damage to the device from a worker

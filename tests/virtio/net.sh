@@ -22,7 +22,7 @@ vt_helper $!
 fwd=$(vt_free_port)
 [ "$fwd" != "$port" ] || fwd=$((port + 1))
 
-vt_boot "vmx.script=net vmx.port=$port vmx.file=data.bin" 60 \
+vt_boot "vmx.script=net vmx.port=$port vmx.file=data.bin" 120 \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$fwd-:80" -device virtio-net-device,netdev=n0
 if vt_wait '^vmx-virtio: (net httpd ready|script net done)'; then
   got=$(/usr/bin/python3 -c 'import sys, urllib.request, hashlib

@@ -6,7 +6,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 vt_init "$@"
-vt_boot "vmx.script=rng" 60 -device virtio-rng-device
+vt_boot "vmx.script=rng" 120 -device virtio-rng-device
 vt_wait '^vmx-virtio: script rng done'; vt_end
 vt_expect '^vmx-boot: virtio: rng$' "the guest did not find one virtio-rng device"
 vt_expect '^vmx-virtio: rng current=virtio_rng' "virtio_rng is not the current hwrng"
