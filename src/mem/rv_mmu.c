@@ -144,8 +144,15 @@ static void entry_clear(vmx_rv_tlb_entry_t *e) {
 /* The tables a set keeps, in the order of its tlb[]. */
 static const unsigned set_regime[3] = {VMX_RV_MMU_U, VMX_RV_MMU_S, VMX_RV_MMU_S_SUM};
 
+static void victims_clear(vmx_rv_sys_t *sys) {
+  for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++)
+    for (unsigned i = 0; i < VMX_RV_TLB_VICTIMS; i++)
+      entry_clear(&sys->victim[r][i]);
+}
+
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va) {
   vmx_rv_sys_t *sys = cpu->sys;
+  victims_clear(sys);
   if (va == UINT64_MAX || sys->tlb_super) {
     for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++)
       for (unsigned i = 0; i < VMX_RV_TLB_SIZE; i++)
@@ -171,6 +178,7 @@ void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va) {
 
 void vmx_rv_tlb_switch(vmx_rv_cpu_t *cpu, uint64_t satp) {
   vmx_rv_sys_t *sys = cpu->sys;
+  victims_clear(sys);
   sys->tlb_switches++;
   if (VMX_RV_SATP_MODE(sys->satp) != VMX_RV_SATP_BARE) {
     /* Keep the old tables: in the old one's own set, or the least
@@ -215,6 +223,24 @@ void vmx_rv_tlb_switch(vmx_rv_cpu_t *cpu, uint64_t satp) {
 static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
                                 unsigned regime) {
   vmx_rv_sys_t *sys = cpu->sys;
+  vmx_rv_tlb_entry_t *slot = &sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
+  uint64_t want = va & PAGE_MASK;
+  for (unsigned i = 0; i < VMX_RV_TLB_VICTIMS; i++) {
+    vmx_rv_tlb_entry_t *v = &sys->victim[regime][i];
+    uint64_t tag = acc == VMX_RV_ACC_LOAD ? v->tag_r : acc == VMX_RV_ACC_STORE ? v->tag_w : v->tag_x;
+    if ((tag & ~VMX_RV_TLB_IO) == want) {
+      vmx_rv_tlb_entry_t t = *slot;
+      *slot = *v;
+      *v = t;
+      return slot;
+    }
+  }
+  /* The slot's entry becomes a victim (if it holds anything). */
+  if (!(slot->tag_r & slot->tag_w & slot->tag_x & VMX_RV_TLB_INVALID)) {
+    sys->victim[regime][sys->victim_next[regime]] = *slot;
+    sys->victim_next[regime] = (sys->victim_next[regime] + 1) % VMX_RV_TLB_VICTIMS;
+  }
+  sys->tlb_walks++;
   walk_t w;
   unsigned cause = walk(cpu, va, acc, regime, true, &w);
   if (cause) {

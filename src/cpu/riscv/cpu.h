@@ -48,6 +48,7 @@ typedef struct vmx_rv_tlb_entry {
 } vmx_rv_tlb_entry_t;
 
 #define VMX_RV_TLB_SIZE 256
+#define VMX_RV_TLB_VICTIMS 8
 #define VMX_RV_TLB_INVALID ((uint64_t)1 << 10)
 #define VMX_RV_TLB_IO ((uint64_t)1 << 11)
 
@@ -108,6 +109,13 @@ typedef struct vmx_rv_sys {
   bool tlb_super;                /* the TLB holds pieces of a superpage */
 
   vmx_rv_tlb_entry_t tlb[VMX_RV_MMU_COUNT][VMX_RV_TLB_SIZE];
+  /* Entries the table evicted, looked at on a miss before walking: two
+   * pages whose numbers share their low bits (a copy between buffers a
+   * multiple of 1 MiB apart) would otherwise evict each other on every
+   * access. Emptied by every sfence.vma and satp change. */
+  vmx_rv_tlb_entry_t victim[VMX_RV_MMU_COUNT][VMX_RV_TLB_VICTIMS];
+  unsigned victim_next[VMX_RV_MMU_COUNT];
+  uint64_t tlb_walks;            /* misses that walked the page table */
 
   /* The U, S and S_SUM tables of other address spaces, by satp (mem/rv_mmu.c). */
   struct vmx_rv_tlb_set {
