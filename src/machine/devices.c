@@ -465,6 +465,13 @@ int vmx_devmgr_screendump(vmx_devmgr_t *dm, const char *path, char *err, size_t 
   return VMX_EINVAL;
 }
 
+bool vmx_devmgr_has_console(const vmx_devmgr_t *dm) {
+  for (unsigned k = 0; k < dm->ndevs; k++)
+    if (dm->devs[k].type->kind == DEV_CONSOLE)
+      return true;
+  return false;
+}
+
 size_t vmx_devmgr_console_in(vmx_devmgr_t *dm, const uint8_t *buf, size_t n) {
   for (unsigned k = 0; k < dm->ndevs; k++)
     if (dm->devs[k].type->kind == DEV_CONSOLE && dm->devs[k].live)

@@ -72,9 +72,10 @@ void vmx_devmgr_write(vmx_devmgr_t *dm, uint64_t off, unsigned size, uint64_t va
 size_t vmx_devmgr_info(vmx_devmgr_t *dm, char *buf, size_t cap);
 /* The monitor's `screendump FILE`: the first virtio-gpu's screen as PNG. */
 int vmx_devmgr_screendump(vmx_devmgr_t *dm, const char *path, char *err, size_t errlen);
-/* Host console input for a virtio-console, if one is configured and its
- * driver is ready: returns how many bytes it took (0: send them to the
- * UART instead). */
+/* Host console input for the virtio console: returns how many bytes it
+ * took (0 while its driver has no buffer posted, or without one). */
 size_t vmx_devmgr_console_in(vmx_devmgr_t *dm, const uint8_t *buf, size_t n);
+/* Whether a virtio console is configured (any thread, after prepare). */
+bool vmx_devmgr_has_console(const vmx_devmgr_t *dm);
 
 #endif

@@ -124,7 +124,9 @@ struct vmx_virt {
   size_t in_len;
   uv_poll_t stdin_poll;
   bool stdin_polling, stdin_eof, escape;
-  bool monitor;                 /* Ctrl-A C: typing goes to the monitor */
+  /* Where typed bytes go; Ctrl-A C moves on, as QEMU's stdio mux does:
+   * the UART, a virtio console if there is one, the monitor. */
+  enum { FOCUS_UART, FOCUS_VIRTCON, FOCUS_MONITOR } focus;
   char mon_line[256];
   size_t mon_len;
   bool tty_raw;
@@ -232,14 +234,13 @@ static void tty_raw(vmx_virt_t *m) {
     m->tty_raw = true;
 }
 
-/* Moves typed bytes into a virtio console whose driver takes them, else
- * into the UART's FIFO while it has room. */
+/* Moves typed bytes into the focused device while it has room: the UART's
+ * FIFO, or the virtio console's receive buffers. */
 static void console_feed(vmx_virt_t *m) {
   if (!m->in_len)
     return;
-  size_t n = vmx_devmgr_console_in(m->dm, m->in, m->in_len);
-  if (!n)
-    n = vmx_uart16550_rx(&m->uart, m->in, m->in_len);
+  size_t n = m->focus == FOCUS_VIRTCON ? vmx_devmgr_console_in(m->dm, m->in, m->in_len)
+                                       : vmx_uart16550_rx(&m->uart, m->in, m->in_len);
   memmove(m->in, m->in + n, m->in_len - n);
   m->in_len -= n;
 }
@@ -321,9 +322,9 @@ static void monitor_key(vmx_virt_t *m, uint8_t c) {
   }
 }
 
-/* Console input with QEMU's escapes: Ctrl-A X quits, Ctrl-A C switches
- * between the guest and the monitor, Ctrl-A H helps, Ctrl-A Ctrl-A sends
- * one Ctrl-A. Device loop. */
+/* Console input with QEMU's escapes: Ctrl-A X quits, Ctrl-A C moves the
+ * input on (serial console, virtio console if any, monitor), Ctrl-A H
+ * helps, Ctrl-A Ctrl-A sends one Ctrl-A. Device loop. */
 static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
   for (size_t i = 0; i < n; i++) {
     uint8_t c = buf[i];
@@ -337,14 +338,18 @@ static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
       }
       if (c == 'h' || c == 'H') {
         fprintf(stderr, "\r\nC-a h    print this help\r\nC-a x    exit vmx\r\n"
-                        "C-a c    switch between console and monitor\r\n"
+                        "C-a c    switch input: serial console, virtio console, monitor\r\n"
                         "C-a C-a  send C-a\r\n");
         continue;
       }
       if (c == 'c' || c == 'C') {
-        m->monitor = !m->monitor;
+        m->in_len = 0; /* what the last device did not take yet is dropped */
         m->mon_len = 0;
-        console_puts(m, m->monitor ? "\nvmx monitor (help lists the commands)\n(vmx) " : "\n");
+        m->focus = m->focus == FOCUS_UART && vmx_devmgr_has_console(m->dm) ? FOCUS_VIRTCON
+                   : m->focus == FOCUS_MONITOR                              ? FOCUS_UART
+                                                                            : FOCUS_MONITOR;
+        console_puts(m, m->focus == FOCUS_MONITOR ? "\nvmx monitor (help lists the commands)\n(vmx) "
+                                                  : "\n");
         console_flush(m);
         continue;
       }
@@ -354,7 +359,7 @@ static void console_input(vmx_virt_t *m, const uint8_t *buf, size_t n) {
       m->escape = true;
       continue;
     }
-    if (m->monitor) {
+    if (m->focus == FOCUS_MONITOR) {
       monitor_key(m, c);
       continue;
     }
