@@ -72,6 +72,7 @@ struct vmx_gdb_server {
   vmx_gdb_rx_t rx;
   vmx_gdb_cmd_t cmd;
   uint8_t buf[VMX_GDB_PACKET_MAX];
+  uint8_t regs[VMX_GDB_G_REGS * 8]; /* a g set, for a short G */
   char out[VMX_GDB_PACKET_MAX + 16];
   char frame[2 * VMX_GDB_PACKET_MAX + 16];
 };
@@ -172,6 +173,18 @@ static void resume_one(vmx_gdb_server_t *s, gthread_t *t, bool step, int sig) {
   int rc = vmx_bus_send_wait(&s->tx, t->vcpu, &m, ASK_NS);
   if (rc)
     vmx_log_debug("gdb: cannot resume thread %u: %s", t->id, vmx_strerror(rc));
+}
+
+/* Reads or writes register regno (-1: the g set) of t through buf. Returns
+ * 0, or a negative code (no answer, or the vCPU's refusal). */
+static int regs_ask(vmx_gdb_server_t *s, gthread_t *t, int regno, bool write, void *buf, size_t len) {
+  vmx_msg_t q = VMX_MSG_INIT(DBG_REGS), r;
+  q.body.dbg_regs.regno = regno;
+  q.body.dbg_regs.write = write;
+  q.body.dbg_regs.buf = (uint64_t)(uintptr_t)buf;
+  q.body.dbg_regs.len = (uint32_t)len;
+  int rc = ask(s, t, &q, &r);
+  return rc ? rc : r.body.dbg_done.status;
 }
 
 static int point_apply(vmx_gdb_server_t *s, gthread_t *t, bool insert, const point_t *p) {
@@ -287,26 +300,14 @@ static void cmd_regs(vmx_gdb_server_t *s, int regno, bool write, const uint8_t *
     memcpy(s->buf, data, len);
     if (regno < 0 && len < size) {
       /* A short G: keep the registers it does not cover. */
-      vmx_msg_t q = VMX_MSG_INIT(DBG_REGS), r;
-      q.body.dbg_regs.regno = -1;
-      q.body.dbg_regs.buf = (uint64_t)(uintptr_t)s->buf;
-      q.body.dbg_regs.len = (uint32_t)size;
-      static uint8_t cur[VMX_GDB_G_REGS * 8];
-      q.body.dbg_regs.buf = (uint64_t)(uintptr_t)cur;
-      if (ask(s, t, &q, &r) || r.body.dbg_done.status) {
+      if (regs_ask(s, t, -1, false, s->regs, sizeof s->regs)) {
         reply_error(s, 14);
         return;
       }
-      memcpy(s->buf + len, cur + len, size - len);
+      memcpy(s->buf + len, s->regs + len, size - len);
     }
   }
-  vmx_msg_t q = VMX_MSG_INIT(DBG_REGS), r;
-  q.body.dbg_regs.regno = regno;
-  q.body.dbg_regs.write = write;
-  q.body.dbg_regs.buf = (uint64_t)(uintptr_t)s->buf;
-  q.body.dbg_regs.len = (uint32_t)size;
-  int rc = ask(s, t, &q, &r);
-  if (rc || r.body.dbg_done.status) {
+  if (regs_ask(s, t, regno, write, s->buf, size)) {
     reply_error(s, 14);
     return;
   }
@@ -314,7 +315,7 @@ static void cmd_regs(vmx_gdb_server_t *s, int regno, bool write, const uint8_t *
     reply(s, "OK");
     return;
   }
-  size_t n = vmx_gdb_hex_encode(s->out, sizeof s->out, s->buf, r.body.dbg_done.len);
+  size_t n = vmx_gdb_hex_encode(s->out, sizeof s->out, s->buf, size);
   reply_len(s, s->out, n);
 }
 
@@ -425,14 +426,9 @@ static void simple_resume(vmx_gdb_server_t *s, bool step, int sig, bool has_addr
     reply_error(s, 1);
     return;
   }
-  if (has_addr) {
-    vmx_msg_t q = VMX_MSG_INIT(DBG_REGS), r;
-    memcpy(s->buf, &addr, 8);
-    q.body.dbg_regs.regno = VMX_DBG_REG_PC;
-    q.body.dbg_regs.write = true;
-    q.body.dbg_regs.buf = (uint64_t)(uintptr_t)s->buf;
-    q.body.dbg_regs.len = 8;
-    ask(s, t, &q, &r);
+  if (has_addr && regs_ask(s, t, VMX_DBG_REG_PC, true, &addr, sizeof addr)) {
+    reply_error(s, 14);
+    return;
   }
   vmx_gdb_vcont_t a = {.action = step ? (sig ? 'S' : 's') : (sig ? 'C' : 'c'), .sig = (uint8_t)sig,
                        .has_thread = step, .thread = {.tid = (int64_t)t->id}};
@@ -473,6 +469,44 @@ static void xfer_threads(vmx_gdb_server_t *s, uint64_t off, uint64_t len) {
   reply_len(s, s->out, r);
 }
 
+/* `monitor info registers`: t's integer registers (pc and ra by symbol),
+ * and in system mode the main trap CSRs and the privilege level, into
+ * text. Returns the length. */
+static size_t info_registers(vmx_gdb_server_t *s, gthread_t *t, char *text, size_t cap) {
+  static const char *const abi[32] = {"zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2",
+                                      "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
+                                      "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7",
+                                      "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+  static const struct { const char *name; unsigned csr; } csrs[] = {
+      {"mstatus", 0x300}, {"mepc", 0x341}, {"mcause", 0x342}, {"mtval", 0x343},
+      {"mtvec", 0x305}, {"mie", 0x304}, {"mip", 0x344}, {"satp", 0x180},
+      {"sepc", 0x141}, {"scause", 0x142}, {"stval", 0x143}, {"stvec", 0x105}};
+  uint64_t v[VMX_GDB_G_REGS];
+  if (!t || regs_ask(s, t, -1, false, v, sizeof v))
+    return (size_t)snprintf(text, cap, "cannot read the registers\n");
+  char pc_at[256], ra_at[256];
+  vmx_symbols_format(s->sym, v[32], pc_at, sizeof pc_at);
+  vmx_symbols_format(s->sym, v[1], ra_at, sizeof ra_at);
+  size_t n = (size_t)snprintf(text, cap, "thread %u  pc %016" PRIx64 " %s\n  ra %016" PRIx64 " %s\n",
+                              t->id, v[32], pc_at, v[1], ra_at);
+  for (unsigned i = 0; i < 32 && n < cap; i++)
+    n += (size_t)snprintf(text + n, cap - n, "x%-2u/%-4s %016" PRIx64 "%s", i, abi[i], v[i],
+                          i % 4 == 3 ? "\n" : "  ");
+  if (!s->o.system)
+    return n;
+  for (unsigned i = 0; i < sizeof csrs / sizeof csrs[0] && n < cap; i++) {
+    uint64_t val = 0;
+    regs_ask(s, t, (int)(VMX_GDB_REGNUM_CSR0 + csrs[i].csr), false, &val, sizeof val);
+    n += (size_t)snprintf(text + n, cap - n, "%-8s %016" PRIx64 "%s", csrs[i].name, val,
+                          i % 4 == 3 ? "\n" : "  ");
+  }
+  uint64_t priv = 0;
+  regs_ask(s, t, VMX_GDB_REGNUM_PRIV, false, &priv, sizeof priv);
+  if (n < cap)
+    n += (size_t)snprintf(text + n, cap - n, "priv     %c\n", priv == 3 ? 'M' : priv == 1 ? 'S' : 'U');
+  return n;
+}
+
 /* `monitor ...`: the output goes back hex-encoded. */
 static void monitor(vmx_gdb_server_t *s, const char *line) {
   char text[2048];
@@ -485,51 +519,7 @@ static void monitor(vmx_gdb_server_t *s, const char *line) {
                          "  reset           reset the machine (system mode)\n"
                          "  help            this list\n");
   } else if (!strcmp(line, "info registers")) {
-    static const char *const abi[32] = {"zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2",
-                                        "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
-                                        "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7",
-                                        "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
-    uint8_t regs[VMX_GDB_G_REGS * 8];
-    vmx_msg_t q = VMX_MSG_INIT(DBG_REGS), r;
-    q.body.dbg_regs.regno = -1;
-    q.body.dbg_regs.buf = (uint64_t)(uintptr_t)regs;
-    q.body.dbg_regs.len = sizeof regs;
-    if (!t || ask(s, t, &q, &r) || r.body.dbg_done.status) {
-      n = (size_t)snprintf(text, sizeof text, "cannot read the registers\n");
-    } else {
-      uint64_t v[VMX_GDB_G_REGS];
-      memcpy(v, regs, sizeof v);
-      char pc_at[256], ra_at[256];
-      vmx_symbols_format(s->sym, v[32], pc_at, sizeof pc_at);
-      vmx_symbols_format(s->sym, v[1], ra_at, sizeof ra_at);
-      n = (size_t)snprintf(text, sizeof text, "thread %u  pc %016" PRIx64 " %s\n  ra %016" PRIx64 " %s\n",
-                           t->id, v[32], pc_at, v[1], ra_at);
-      for (unsigned i = 0; i < 32 && n < sizeof text; i++)
-        n += (size_t)snprintf(text + n, sizeof text - n, "x%-2u/%-4s %016" PRIx64 "%s", i, abi[i], v[i],
-                              i % 4 == 3 ? "\n" : "  ");
-      if (s->o.system && n < sizeof text) {
-        static const struct { const char *name; unsigned csr; } csrs[] = {
-            {"mstatus", 0x300}, {"mepc", 0x341}, {"mcause", 0x342}, {"mtval", 0x343},
-            {"mtvec", 0x305}, {"mie", 0x304}, {"mip", 0x344}, {"satp", 0x180},
-            {"sepc", 0x141}, {"scause", 0x142}, {"stval", 0x143}, {"stvec", 0x105}};
-        for (unsigned i = 0; i < sizeof csrs / sizeof csrs[0] && n < sizeof text; i++) {
-          uint64_t val = 0;
-          q.body.dbg_regs.regno = (int32_t)(VMX_GDB_REGNUM_CSR0 + csrs[i].csr);
-          q.body.dbg_regs.len = 8;
-          if (ask(s, t, &q, &r) == 0 && r.body.dbg_done.status == 0)
-            memcpy(&val, regs, 8);
-          n += (size_t)snprintf(text + n, sizeof text - n, "%-8s %016" PRIx64 "%s", csrs[i].name, val,
-                                i % 4 == 3 ? "\n" : "  ");
-        }
-        q.body.dbg_regs.regno = VMX_GDB_REGNUM_PRIV;
-        uint64_t priv = 0;
-        if (ask(s, t, &q, &r) == 0 && r.body.dbg_done.status == 0)
-          memcpy(&priv, regs, 8);
-        if (n < sizeof text)
-          n += (size_t)snprintf(text + n, sizeof text - n, "priv     %c\n",
-                                priv == 3 ? 'M' : priv == 1 ? 'S' : 'U');
-      }
-    }
+    n = info_registers(s, t, text, sizeof text);
   } else if (!strcmp(line, "icount")) {
     if (t)
       n = (size_t)snprintf(text, sizeof text, "%" PRIu64 "\n", t->icount);
