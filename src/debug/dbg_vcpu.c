@@ -44,10 +44,12 @@ static bool csr_access(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t *val, bool writ
   if (!cpu->sys || csr == CSR_FFLAGS || csr == CSR_FRM || csr == CSR_FCSR)
     return write ? vmx_rv_csr_write(cpu, csr, *val) : vmx_rv_csr_read(cpu, csr, cpu->icount, val);
   unsigned priv = cpu->sys->priv;
-  cpu->sys->priv = VMX_RV_PRIV_M;
+  vmx_rv_sys_set_priv(cpu, VMX_RV_PRIV_M);
   bool ok = write ? vmx_rv_sys_csr_write(cpu, csr, *val, cpu->icount)
                   : vmx_rv_sys_csr_read(cpu, csr, cpu->icount, val);
-  cpu->sys->priv = priv;
+  vmx_rv_sys_set_priv(cpu, priv); /* with the regimes a written mstatus now gives */
+  if (write)
+    vmx_rv_cpu_flush_code(cpu);
   return ok;
 }
 
@@ -80,7 +82,7 @@ int vmx_dbg_reg(vmx_rv_cpu_t *cpu, uint32_t regno, uint64_t *val, unsigned *size
     if (write) {
       if (*val != VMX_RV_PRIV_U && *val != VMX_RV_PRIV_S && *val != VMX_RV_PRIV_M)
         return VMX_EINVAL;
-      cpu->sys->priv = (unsigned)*val;
+      vmx_rv_sys_set_priv(cpu, (unsigned)*val);
       vmx_rv_tlb_flush(cpu, UINT64_MAX);
     } else {
       *val = cpu->sys->priv;
@@ -112,12 +114,13 @@ static size_t host_copy(void *guest, void *buf, size_t len, bool write) {
 /* System mode: the RAM host address of virtual address va, or NULL. */
 static uint8_t *sys_ram(vmx_rv_cpu_t *cpu, uint64_t va, bool write) {
   vmx_rv_sys_t *sys = cpu->sys;
-  static const unsigned regimes[] = {VMX_RV_MMU_S_SUM, VMX_RV_MMU_U, VMX_RV_MMU_M};
+  static const unsigned regimes[] = {VMX_RV_MMU_S_SUM, VMX_RV_MMU_U};
   uint64_t pa;
   unsigned cause = vmx_rv_mmu_translate(cpu, va, write ? VMX_RV_ACC_STORE : VMX_RV_ACC_LOAD,
                                         sys->mmu_data, &pa);
   /* A debugger may look at pages the hart could not touch right now
-   * (user pages from the kernel, code that is execute-only). */
+   * (user pages from the kernel, code that is execute-only); an address
+   * nothing maps stays unreadable (not taken as physical). */
   for (unsigned i = 0; cause && i < sizeof regimes / sizeof regimes[0]; i++)
     cause = vmx_rv_mmu_translate(cpu, va, VMX_RV_ACC_FETCH, regimes[i], &pa);
   if (cause || pa < sys->ram_base || pa - sys->ram_base >= sys->ram_size)
@@ -146,7 +149,7 @@ size_t vmx_dbg_mem(vmx_rv_cpu_t *cpu, uint64_t addr, void *buf, size_t len, bool
     if (n < chunk)
       break;
   }
-  if (write && done)
+  if (write)
     vmx_rv_cpu_flush_code(cpu); /* the debugger may have patched code */
   return done;
 }
@@ -194,12 +197,15 @@ bool vmx_dbg_vcpu_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
     cpu->icount_limit = cpu->icount + 1;
     d->pts.wp_off = true;
     d->pts.stepping = true;
-    vmx_rv_exit_t again = vmx_dbg_vcpu_run(cpu);
+    vmx_rv_exit_t again;
+    do /* a message's kick ends a run before the instruction: run it again */
+      again = vmx_dbg_vcpu_run(cpu);
+    while (again == VMX_RV_EXIT_REQUEST);
     d->pts.wp_off = false;
     d->pts.stepping = stepping;
     cpu->icount_limit = limit;
-    if (again != VMX_RV_EXIT_LIMIT && again != VMX_RV_EXIT_REQUEST && again != VMX_RV_EXIT_BREAKPOINT)
-      v->on_exit(v, again); /* a fault or system call of that instruction */
+    if (again == VMX_RV_EXIT_FAULT)
+      return vmx_dbg_vcpu_exit(v, again); /* the access faulted: gdb hears of the signal */
     stop(v, VMX_DBG_WATCHPOINT, type, addr, 0);
     return true;
   }
@@ -338,10 +344,12 @@ int vmx_dbg_vcpu_message(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_t *m
        * and the instruction runs again. */
       int sig = d->fault_sig;
       d->fault_sig = 0;
-      if (msg->body.dbg_resume.signal == sig && v->on_exit(v, d->fault_exit) == VMX_VCPU_DONE)
+      if (msg->body.dbg_resume.signal == sig && v->on_exit(v, d->fault_exit) == VMX_VCPU_DONE) {
+        v->stopping = true;
         return vmx_actor_stop(ctx, vmx_actor_self(ctx), 0);
+      }
     }
-    if (msg->body.dbg_resume.step) {
+    if (msg->body.dbg_resume.step && !d->stepping) {
       d->stepping = true;
       d->pts.stepping = true;
       d->saved_limit = v->cpu->icount_limit;
@@ -353,7 +361,7 @@ int vmx_dbg_vcpu_message(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_t *m
   case VMX_MSG_DBG_MEM: {
     const vmx_msg_dbg_mem_t *q = &msg->body.dbg_mem;
     size_t n = vmx_dbg_mem(v->cpu, q->addr, (void *)(uintptr_t)q->buf, q->len, q->write);
-    return done(ctx, n ? 0 : VMX_EFAULT, (uint32_t)n);
+    return done(ctx, n || !q->len ? 0 : VMX_EFAULT, (uint32_t)n);
   }
   case VMX_MSG_DBG_POINT:
     return point(v, ctx, &msg->body.dbg_point);

@@ -62,6 +62,7 @@ struct vmx_gdb_server {
     uint32_t thread;
     unsigned watch;
     uint64_t addr;
+    bool fault;          /* the thread holds a guest fault, reported as sig */
   } stop;
   bool exited;
   int exit_code;
@@ -72,7 +73,11 @@ struct vmx_gdb_server {
   vmx_gdb_rx_t rx;
   vmx_gdb_cmd_t cmd;
   uint8_t buf[VMX_GDB_PACKET_MAX];
+  /* Buffers lent to vCPUs by handle. They live as long as the server, so
+   * a vCPU that answers after the server stopped waiting (a timeout) can
+   * only write stale bytes, never into a dead stack frame. */
   uint8_t regs[VMX_GDB_G_REGS * 8]; /* a g set, for a short G */
+  uint64_t word;                    /* one register */
   char out[VMX_GDB_PACKET_MAX + 16];
   char frame[2 * VMX_GDB_PACKET_MAX + 16];
 };
@@ -209,8 +214,11 @@ static void release(vmx_gdb_server_t *s) {
       point_apply(s, &s->th[j], false, &s->pts[i]);
   s->npts = 0;
   s->epoch++;
+  /* A fault gdb was told of goes to the guest, as if gdb had passed it. */
   for (unsigned j = 0; j < s->nth; j++)
-    resume_one(s, &s->th[j], false, 0);
+    resume_one(s, &s->th[j], false,
+               s->stop.fault && s->th[j].id == s->stop.thread ? s->stop.sig : 0);
+  s->stop.fault = false;
   s->running = true;
 }
 
@@ -325,8 +333,12 @@ static void cmd_mem(vmx_gdb_server_t *s, uint64_t addr, uint64_t len, bool write
     reply_error(s, 1);
     return;
   }
-  if (len > (VMX_GDB_PACKET_MAX - 8) / 2)
-    len = (VMX_GDB_PACKET_MAX - 8) / 2;
+  if (write && len > sizeof s->buf) {
+    reply_error(s, 22);
+    return;
+  }
+  if (!write && len > (VMX_GDB_PACKET_MAX - 8) / 2)
+    len = (VMX_GDB_PACKET_MAX - 8) / 2; /* a read answers what fits; gdb asks for the rest */
   if (len == 0) {
     reply(s, write ? "OK" : "");
     return;
@@ -344,6 +356,14 @@ static void cmd_mem(vmx_gdb_server_t *s, uint64_t addr, uint64_t len, bool write
     return;
   }
   if (write) {
+    /* Other vCPUs may hold decoded copies of what changed. */
+    for (unsigned i = 0; i < s->nth; i++) {
+      if (&s->th[i] == t)
+        continue;
+      vmx_msg_t f = VMX_MSG_INIT(DBG_MEM), fr;
+      f.body.dbg_mem.write = true; /* zero bytes: only drop decoded code */
+      ask(s, &s->th[i], &f, &fr);
+    }
     reply(s, "OK");
     return;
   }
@@ -356,7 +376,8 @@ static void cmd_point(vmx_gdb_server_t *s, bool insert, int type, uint64_t addr,
     reply(s, "");
     return;
   }
-  point_t p = {.type = (unsigned)type, .addr = addr, .len = type <= 1 ? 0 : len};
+  /* Software and hardware breakpoints are the same thing here. */
+  point_t p = {.type = type <= 1 ? 0 : (unsigned)type, .addr = addr, .len = type <= 1 ? 0 : len};
   unsigned i = 0;
   while (i < s->npts && !(s->pts[i].type == p.type && s->pts[i].addr == p.addr && s->pts[i].len == p.len))
     i++;
@@ -365,12 +386,23 @@ static void cmd_point(vmx_gdb_server_t *s, bool insert, int type, uint64_t addr,
     return;
   }
   int rc = 0;
-  for (unsigned j = 0; j < s->nth; j++) {
+  unsigned j = 0;
+  while (j < s->nth) {
     int r = point_apply(s, &s->th[j], insert, &p);
-    if (r && !rc)
+    if (r == VMX_ENOENT) {
+      thread_remove(s, s->th[j].id); /* the thread ended */
+      continue;
+    }
+    if (r) {
       rc = r;
+      break;
+    }
+    j++;
   }
   if (rc) {
+    /* All or nothing: take it back from the threads that took it. */
+    while (insert && j-- > 0)
+      point_apply(s, &s->th[j], false, &p);
     reply_error(s, 22);
     return;
   }
@@ -412,6 +444,7 @@ static void cmd_resume(vmx_gdb_server_t *s, const vmx_gdb_vcont_t *acts, size_t 
   s->epoch++;
   s->running = true;
   s->stop.watch = 0;
+  s->stop.fault = false;
   for (unsigned i = 0; i < n; i++) {
     if (act[i] == 's')
       resume_one(s, &s->th[i], true, sig[i]);
@@ -426,7 +459,8 @@ static void simple_resume(vmx_gdb_server_t *s, bool step, int sig, bool has_addr
     reply_error(s, 1);
     return;
   }
-  if (has_addr && regs_ask(s, t, VMX_DBG_REG_PC, true, &addr, sizeof addr)) {
+  s->word = addr;
+  if (has_addr && regs_ask(s, t, VMX_DBG_REG_PC, true, &s->word, sizeof s->word)) {
     reply_error(s, 14);
     return;
   }
@@ -482,8 +516,9 @@ static size_t info_registers(vmx_gdb_server_t *s, gthread_t *t, char *text, size
       {"mtvec", 0x305}, {"mie", 0x304}, {"mip", 0x344}, {"satp", 0x180},
       {"sepc", 0x141}, {"scause", 0x142}, {"stval", 0x143}, {"stvec", 0x105}};
   uint64_t v[VMX_GDB_G_REGS];
-  if (!t || regs_ask(s, t, -1, false, v, sizeof v))
+  if (!t || regs_ask(s, t, -1, false, s->regs, sizeof s->regs))
     return (size_t)snprintf(text, cap, "cannot read the registers\n");
+  memcpy(v, s->regs, sizeof v);
   char pc_at[256], ra_at[256];
   vmx_symbols_format(s->sym, v[32], pc_at, sizeof pc_at);
   vmx_symbols_format(s->sym, v[1], ra_at, sizeof ra_at);
@@ -495,13 +530,15 @@ static size_t info_registers(vmx_gdb_server_t *s, gthread_t *t, char *text, size
   if (!s->o.system)
     return n;
   for (unsigned i = 0; i < sizeof csrs / sizeof csrs[0] && n < cap; i++) {
-    uint64_t val = 0;
-    regs_ask(s, t, (int)(VMX_GDB_REGNUM_CSR0 + csrs[i].csr), false, &val, sizeof val);
+    s->word = 0;
+    regs_ask(s, t, (int)(VMX_GDB_REGNUM_CSR0 + csrs[i].csr), false, &s->word, sizeof s->word);
+    uint64_t val = s->word;
     n += (size_t)snprintf(text + n, cap - n, "%-8s %016" PRIx64 "%s", csrs[i].name, val,
                           i % 4 == 3 ? "\n" : "  ");
   }
-  uint64_t priv = 0;
-  regs_ask(s, t, VMX_GDB_REGNUM_PRIV, false, &priv, sizeof priv);
+  s->word = 0;
+  regs_ask(s, t, VMX_GDB_REGNUM_PRIV, false, &s->word, sizeof s->word);
+  uint64_t priv = s->word;
   if (n < cap)
     n += (size_t)snprintf(text + n, cap - n, "priv     %c\n", priv == 3 ? 'M' : priv == 1 ? 'S' : 'U');
   return n;
@@ -516,7 +553,8 @@ static void monitor(vmx_gdb_server_t *s, const char *line) {
     n = (size_t)snprintf(text, sizeof text,
                          "monitor commands:\n  info registers  the current thread's registers\n"
                          "  icount          instructions the current thread has retired\n"
-                         "  reset           reset the machine (system mode)\n"
+                         "  reset           reload the images and reset the harts (system\n"
+                         "                  mode; devices keep their state)\n"
                          "  help            this list\n");
   } else if (!strcmp(line, "info registers")) {
     n = info_registers(s, t, text, sizeof text);
@@ -754,11 +792,19 @@ static int server_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *ms
     }
     if (!s->running || e->epoch != s->epoch)
       return 0; /* stale: all-stop reports one stop per resume */
+    if (!s->connected) {
+      /* No gdb (it detached or went away): a fault goes to the guest as
+       * if gdb had passed it on; anything else runs on. */
+      if (t)
+        resume_one(s, t, false, e->reason == VMX_DBG_SIGNAL ? e->code : 0);
+      return 0;
+    }
     halt_all(s);
     s->stop.sig = e->reason == VMX_DBG_SIGNAL ? e->code : SIGTRAP_GDB;
     s->stop.thread = e->thread;
     s->stop.watch = e->reason == VMX_DBG_WATCHPOINT ? e->watch : 0;
     s->stop.addr = e->addr;
+    s->stop.fault = e->reason == VMX_DBG_SIGNAL;
     s->g_thread = s->c_thread = 0;
     if (s->connected)
       reply_stop(s);

@@ -231,7 +231,10 @@ static int slot_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   if (!t->exiting)
     vmx_linux_signal_deliver(t);
   if (__builtin_expect(vmx__rt.forked, 0) && !t->exiting) {
-    /* A fork child: never go back to a loop shared with the parent. */
+    /* A fork child: never go back to a loop shared with the parent. It
+     * runs undebugged (a step over the fork's ecall left a limit). */
+    t->cpu.icount_limit = UINT64_MAX;
+    t->cpu.dbg = NULL;
     vmx_linux_thread_loop(t);
     vmx_linux_thread_exit(t);
   }

@@ -325,9 +325,9 @@ static void slot_irq(void *arg, bool level) {
 
 static void slot_report(void *arg, const char *message) {
   struct slot_ctx *c = arg;
-  const device_t *d = &c->dm->devs[c->dm->by_slot[c->index]];
-  vmx_log_error("%s at 0x%x: %s", d->type->name, VMX_DEVMGR_BASE + VMX_DEVMGR_STRIDE * c->index,
-                message);
+  int k = c->dm->by_slot[c->index];
+  vmx_log_error("%s at 0x%x: %s", k < 0 ? "empty virtio-mmio slot" : c->dm->devs[k].type->name,
+                VMX_DEVMGR_BASE + VMX_DEVMGR_STRIDE * c->index, message);
 }
 
 static void console_tx(void *arg, const uint8_t *buf, size_t n) {

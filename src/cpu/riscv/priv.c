@@ -45,6 +45,13 @@ enum {
   CSR_MHARTID = 0xf14, CSR_MCONFIGPTR = 0xf15,
 };
 
+static void update_regimes(vmx_rv_sys_t *sys);
+
+void vmx_rv_sys_set_priv(vmx_rv_cpu_t *cpu, unsigned priv) {
+  cpu->sys->priv = priv;
+  update_regimes(cpu->sys);
+}
+
 /* Recomputes the TLB regimes for fetches and data after a change of
  * privilege or of mstatus.MPRV/MPP. */
 static void update_regimes(vmx_rv_sys_t *sys) {

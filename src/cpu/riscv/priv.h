@@ -54,6 +54,11 @@ enum { VMX_RV_SATP_BARE = 0, VMX_RV_SATP_SV39 = 8, VMX_RV_SATP_SV48 = 9, VMX_RV_
  * on the machine's memory map; sys is owned by the caller. */
 void vmx_rv_sys_init(vmx_rv_cpu_t *cpu, vmx_rv_sys_t *sys, uint64_t hartid);
 
+/* Puts the hart in privilege priv (VMX_RV_PRIV_*) with the TLB regimes
+ * that go with it: for a debugger, which may also write CSRs from another
+ * privilege and must then restore the hart's own. */
+void vmx_rv_sys_set_priv(vmx_rv_cpu_t *cpu, unsigned priv);
+
 /* Reset state again (a machine reset): M-mode, CSRs cleared, TLB flushed,
  * decoded code dropped. Registers other than the CSRs are left as they are. */
 void vmx_rv_sys_reset(vmx_rv_cpu_t *cpu);
