@@ -137,19 +137,23 @@ struct vmx_virt {
   pthread_cond_t cond;
   bool done;
   int exit_code;
+  bool reboot;                  /* the guest asked for a reset: run again */
 };
 
 /* ------------------------------------------------------------ the end */
 
-static void machine_finish(vmx_virt_t *m, int code) {
+static void machine_end(vmx_virt_t *m, int code, bool reboot) {
   pthread_mutex_lock(&m->lock);
   if (!m->done) {
     m->done = true;
     m->exit_code = code;
+    m->reboot = reboot;
     pthread_cond_signal(&m->cond);
   }
   pthread_mutex_unlock(&m->lock);
 }
+
+static void machine_finish(vmx_virt_t *m, int code) { machine_end(m, code, false); }
 
 /* ------------------------------------------------------------ time */
 
@@ -616,9 +620,7 @@ static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg
 static void syscon_event(void *arg, vmx_syscon_event_t ev, int code) {
   vmx_virt_t *m = arg;
   console_flush(m);
-  if (ev == VMX_SYSCON_RESET)
-    vmx_log_error("the guest asked for a reset: vmx ends the run (reset is not supported yet)");
-  machine_finish(m, ev == VMX_SYSCON_RESET ? 0 : code);
+  machine_end(m, ev == VMX_SYSCON_RESET ? 0 : code, ev == VMX_SYSCON_RESET);
 }
 
 static int syscon_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
@@ -1267,50 +1269,24 @@ static volatile sig_atomic_t vmx__virt_signal;
 
 static void on_fatal_signal(int sig) { vmx__virt_signal = sig; }
 
-int vmx_virt_main(int argc, char **argv) {
-  vmx_virt_t *m = calloc(1, sizeof *m);
-  if (!m) {
-    vmx_log_error("out of memory");
-    return 1;
-  }
-  vmx_sched_opts_t so = {0};
-  m->dm = vmx_devmgr_new();
-  int rc = m->dm ? parse_options(argc, argv, &m->opt, &so, m->dm) : 1;
-  if (rc) {
-    vmx_devmgr_free(m->dm);
-    free(m);
-    return rc == 2 ? 0 : 1;
-  }
+/* One power cycle of the machine on the loaded images: the bus, the
+ * device loop and devices, the GDB server, the harts; then waits for the
+ * end and tears all of it down. Returns the exit status; m->reboot tells
+ * whether the guest asked for a reset (the caller reloads the images and
+ * runs again, as a reset board would). */
+static int machine_run(vmx_virt_t *m) {
   int status = 1;
-  char derr[512];
-  if (vmx_devmgr_prepare(m->dm, derr, sizeof derr)) {
-    vmx_log_error("%s", derr);
-    vmx_devmgr_free(m->dm);
-    free(m);
-    return 1;
-  }
-  m->ram_size = m->opt.ram_size;
-  m->nharts = m->opt.smp;
-  pthread_mutex_init(&m->lock, NULL);
-  pthread_cond_init(&m->cond, NULL);
-  if (ram_map(m)) {
-    vmx_log_error("cannot allocate %" PRIu64 " MiB of guest RAM", m->ram_size / MiB);
-    goto out;
-  }
-  if (load_images(m))
-    goto out;
-
-  vmx_sched_error_t serr;
-  if (vmx_sched_init(&m->sched, &so, &serr)) {
-    vmx_log_error("%s", serr.text);
-    goto out;
-  }
-  if (vmx_sched_membind(m->sched, m->ram, m->ram_size, &serr))
-    vmx_log_debug("guest RAM not bound to a node: %s", serr.text);
-  rc = vmx_bus_init(&m->bus, NULL);
+  m->nregions = 0;
+  m->done = m->reboot = false;
+  m->exit_code = 0;
+  m->in_len = m->mon_len = 0;
+  m->stdin_polling = m->escape = false;
+  m->focus = FOCUS_UART;
+  m->gdb = false;
+  int rc = vmx_bus_init(&m->bus, NULL);
   if (rc) {
     vmx_log_error("cannot set up the bus: %s", vmx_strerror(rc));
-    goto out;
+    return 1;
   }
   vmx_bus_sender_init(m->bus, &m->dev_sender);
   vmx_bus_sender_init(m->bus, &m->main_sender);
@@ -1353,9 +1329,8 @@ int vmx_virt_main(int argc, char **argv) {
     }
     m->gdb = true;
   }
-  if (m->opt.trace_exec)
-    m->tracer = vmx_trace_exec_new(elf_symbols(m), 0);
-  tty_raw(m);
+  if (!m->tty_raw)
+    tty_raw(m);
   signal(SIGTERM, on_fatal_signal);
   signal(SIGINT, on_fatal_signal);
   signal(SIGHUP, on_fatal_signal);
@@ -1381,7 +1356,7 @@ int vmx_virt_main(int argc, char **argv) {
   }
   status = m->exit_code;
   pthread_mutex_unlock(&m->lock);
-  if (m->gdb)
+  if (m->gdb && !m->reboot)
     vmx_gdb_notify_exit(&m->main_sender, m->gdb_server, status);
 stop:
   if (m->bus) {
@@ -1395,14 +1370,70 @@ stop:
     }
     vmx_loop_stop_all(m->bus, UINT64_C(5000000000));
     vmx_bus_close(m->bus);
+    m->bus = NULL;
   }
-  tty_restore(m);
   for (unsigned i = 0; i < m->nharts; i++) {
     if (m->harts[i]) {
       vmx_rv_cpu_close(&m->harts[i]->cpu);
       free(m->harts[i]);
+      m->harts[i] = NULL;
     }
   }
+  return status;
+}
+
+int vmx_virt_main(int argc, char **argv) {
+  vmx_virt_t *m = calloc(1, sizeof *m);
+  if (!m) {
+    vmx_log_error("out of memory");
+    return 1;
+  }
+  vmx_sched_opts_t so = {0};
+  m->dm = vmx_devmgr_new();
+  int rc = m->dm ? parse_options(argc, argv, &m->opt, &so, m->dm) : 1;
+  if (rc) {
+    vmx_devmgr_free(m->dm);
+    free(m);
+    return rc == 2 ? 0 : 1;
+  }
+  int status = 1;
+  char derr[512];
+  if (vmx_devmgr_prepare(m->dm, derr, sizeof derr)) {
+    vmx_log_error("%s", derr);
+    vmx_devmgr_free(m->dm);
+    free(m);
+    return 1;
+  }
+  m->ram_size = m->opt.ram_size;
+  m->nharts = m->opt.smp;
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_cond_init(&m->cond, NULL);
+  if (ram_map(m)) {
+    vmx_log_error("cannot allocate %" PRIu64 " MiB of guest RAM", m->ram_size / MiB);
+    goto out;
+  }
+  if (load_images(m))
+    goto out;
+
+  vmx_sched_error_t serr;
+  if (vmx_sched_init(&m->sched, &so, &serr)) {
+    vmx_log_error("%s", serr.text);
+    goto out;
+  }
+  if (vmx_sched_membind(m->sched, m->ram, m->ram_size, &serr))
+    vmx_log_debug("guest RAM not bound to a node: %s", serr.text);
+  if (m->opt.trace_exec)
+    m->tracer = vmx_trace_exec_new(elf_symbols(m), 0);
+  for (;;) {
+    status = machine_run(m);
+    if (!m->reboot || vmx__virt_signal)
+      break;
+    if (load_images(m)) {
+      status = 1;
+      break;
+    }
+  }
+  tty_restore(m);
 out:
   vmx_devmgr_free(m->dm);
   if (m->sched)
