@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "fuzz.h"
 #include "base/error.h"
 #include "block/image.h"
 
@@ -464,31 +465,13 @@ static void test_drive_parse(void **state) {
 
 /* ---- fuzz ---- */
 
-static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Mutates the header, L1, refcount table and L2 area of a small image with
  * data in it; every open either fails with a message or gives an image whose
  * reads and writes return without crashing. */
 static void test_qcow2_fuzz_tables(void **state) {
-  const char *seed_env = getenv("VMX_FUZZ_SEED"), *secs_env = getenv("VMX_FUZZ_SECONDS");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-  double secs = secs_env ? atof(secs_env) : 2.0;
-  printf("fuzz seed: %llu (VMX_FUZZ_SEED=%llu repeats this run), %.1f s\n",
-         (unsigned long long)seed, (unsigned long long)seed, secs);
-  rng_state = seed;
+  double end = fuzz_begin(2.0);
   const char *q = tmp("f.qcow2"), *qb = tmp("fb.qcow2"), *f = tmp("fz.qcow2");
   assert_int_equal(sh("qemu-img create -f qcow2 -o cluster_size=4096 %s 4M && qemu-io -f qcow2 "
                       "-c 'write -P 0x5a 0 8k' -c 'write -P 1 2M 4k' %s", q, q), 0);
@@ -499,7 +482,6 @@ static void test_qcow2_fuzz_tables(void **state) {
   uint8_t *seeds[2] = {slurp(q, &lens[0]), slurp(qb, &lens[1])};
   uint8_t *img_bytes = malloc(lens[0] > lens[1] ? lens[0] : lens[1]);
   unsigned runs = 0, opened = 0;
-  double end = now_s() + secs;
   while (now_s() < end) {
     unsigned which = rnd() & 1;
     size_t len = lens[which];

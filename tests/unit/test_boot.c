@@ -34,6 +34,7 @@
 #include <cmocka.h>
 #include <libfdt.h>
 
+#include "fuzz.h"
 #include "base/error.h"
 #include "machine/boot.h"
 #include "machine/fdt.h"
@@ -565,14 +566,6 @@ static void test_overlapping_images_are_named(void **state) {
 
 /* ---- fuzzing ------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
 
 /* One random change to buf: a byte, a 16- or 64-bit field set to a value
  * that tends to break loaders, or a cut. Offsets favour the headers. */
@@ -609,10 +602,7 @@ static void mutate(uint8_t *buf, size_t *len, size_t max) {
 }
 
 static void test_fuzz_kernel_loader_never_crashes(void **state) {
-  const char *s = getenv("VMX_FUZZ_SEED"), *secs = getenv("VMX_FUZZ_SECONDS");
-  rng_state = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
-  double seconds = secs ? atof(secs) : 3.0;
-  print_message("fuzz seed %" PRIu64 " (VMX_FUZZ_SEED to replay), %.1f s\n", rng_state, seconds);
+  double end = fuzz_begin(3.0);
 
   size_t elf_len;
   uint8_t *elf = read_bytes(baremetal, &elf_len);
@@ -626,8 +616,6 @@ static void test_fuzz_kernel_loader_never_crashes(void **state) {
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   ram_t r = ram_new(8 * MiB);
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   unsigned long runs = 0, loaded = 0;
   do {
     bool use_elf = rnd() % 2;
@@ -649,8 +637,7 @@ static void test_fuzz_kernel_loader_never_crashes(void **state) {
       assert_true(rc < 0 && err[0]);
     }
     runs++;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-  } while ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+  } while (now_s() < end);
   print_message("fuzz: %lu files, %lu loaded\n", runs, loaded);
   assert_true(runs > 100);
   close(fd);

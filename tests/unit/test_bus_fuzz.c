@@ -23,22 +23,10 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
+#include "fuzz.h"
 #include "bus/bus.h"
 
-static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* A valid encoding of a random message of a random type. */
 static size_t valid_message(uint8_t *buf) {
@@ -167,18 +155,10 @@ static void check_accepted(const uint8_t *in, size_t len, const vmx_msg_t *m,
 }
 
 static void test_decoder_survives_random_and_mutated_input(void **state) {
-  const char *seed_env = getenv("VMX_FUZZ_SEED");
-  const char *secs_env = getenv("VMX_FUZZ_SECONDS");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-  double budget = secs_env ? atof(secs_env) : 5.0;
-  printf("fuzz seed: %llu (VMX_FUZZ_SEED=%llu repeats this run), %.1f s\n",
-         (unsigned long long)seed, (unsigned long long)seed, budget);
-  fflush(stdout);
-  rng_state = seed;
+  double end = fuzz_begin(5.0);
   msgpack_zone zone;
   msgpack_zone_init(&zone, 4096);
   uint64_t runs = 0, accepted = 0;
-  double end = now_s() + budget;
   uint8_t buf[FUZZ_INPUT_MAX];
   while (runs % 256 != 0 || now_s() < end) {
     size_t len;
@@ -195,7 +175,7 @@ static void test_decoder_survives_random_and_mutated_input(void **state) {
     } else {
       if (strncmp(err.text, "offset ", 7) != 0 || err.offset > len)
         fail_msg("seed %llu: rejection without a proper error: \"%s\" (offset %zu of %zu)",
-                 (unsigned long long)seed, err.text, err.offset, len);
+                 (unsigned long long)fuzz_seed, err.text, err.offset, len);
     }
     free(heap);
     runs++;

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fuzz.h"
 #include "base/error.h"
 #include "debug/gdb_proto.h"
 #include "debug/gdb_target.h"
@@ -567,20 +568,7 @@ static void test_gdb_accepts_the_system_description(void **state) {
 
 /* ---- Fuzz ---- */
 
-static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *const seeds[] = {
     "qSupported:multiprocess+;swbreak+;xmlRegisters=riscv", "?", "g", "G0011", "p20",
@@ -630,21 +618,13 @@ static void fuzz_event(void *opaque, const vmx_gdb_event_t *ev) {
 }
 
 static void test_framer_and_parser_survive_fuzzing(void **state) {
-  const char *seed_env = getenv("VMX_FUZZ_SEED");
-  const char *secs_env = getenv("VMX_FUZZ_SECONDS");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-  double budget = secs_env ? atof(secs_env) : 2.0;
-  printf("fuzz seed: %llu (VMX_FUZZ_SEED=%llu repeats this run), %.1f s\n",
-         (unsigned long long)seed, (unsigned long long)seed, budget);
-  fflush(stdout);
-  rng_state = seed;
+  double end = fuzz_begin(2.0);
   static vmx_gdb_rx_t rx;
   static vmx_gdb_cmd_t fuzz_cmd;
   static char payload[512], wire[2048];
   fuzz_sink_t sink = {0, &fuzz_cmd};
   uint64_t runs = 0, sent = 0;
   vmx_gdb_rx_init(&rx);
-  double end = now_s() + budget;
   while (runs % 256 != 0 || now_s() < end) {
     size_t n = fuzz_payload(payload, sizeof payload);
     size_t w;

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "fuzz.h"
 #include "devices/virtio.h"
 
 #define RAM_BASE 0x80000000ull
@@ -587,20 +588,7 @@ static void test_fail(void **state) {
 
 /* ---- fuzz ---- */
 
-static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* A mostly plausible random address: in RAM, near its ends, or anywhere. */
 static uint64_t fuzz_addr(void) {
@@ -629,14 +617,7 @@ static void fuzz_ring(void) {
 }
 
 static void test_fuzz(void **state) {
-  const char *seed_env = getenv("VMX_FUZZ_SEED");
-  const char *secs_env = getenv("VMX_FUZZ_SECONDS");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-  double budget = secs_env ? atof(secs_env) : 2.0;
-  printf("fuzz seed: %llu (VMX_FUZZ_SEED=%llu repeats this run), %.1f s\n",
-         (unsigned long long)seed, (unsigned long long)seed, budget);
-  rng_state = seed;
-  double end = now_s() + budget;
+  double end = fuzz_begin(2.0);
   unsigned long rounds = 0, taken = 0, bad = 0;
   while (now_s() < end) {
     for (int k = 0; k < 64; k++, rounds++) {
@@ -652,7 +633,7 @@ static void test_fuzz(void **state) {
         if (r <= 0) {
           bad += r < 0;
           if (r < 0 && !(rd(VMX_VIRTIO_MMIO_STATUS) & VMX_VIRTIO_S_NEEDS_RESET))
-            fail_msg("seed %llu: -1 without NEEDS_RESET", (unsigned long long)seed);
+            fail_msg("seed %llu: -1 without NEEDS_RESET", (unsigned long long)fuzz_seed);
           break;
         }
         taken++;
@@ -660,7 +641,7 @@ static void test_fuzz(void **state) {
         assert_true(e->nout + e->nin <= VMX_VIRTQ_MAX_SEGS);
         for (unsigned i = 0; i < e->nout + e->nin; i++)
           if (e->iov[i].base < H->host || e->iov[i].base + e->iov[i].len > H->host + RAM_SIZE)
-            fail_msg("seed %llu: segment outside RAM", (unsigned long long)seed);
+            fail_msg("seed %llu: segment outside RAM", (unsigned long long)fuzz_seed);
         static const uint8_t junk[64];
         vmx_virtq_write(e, 0, junk, vmx_virtq_in_len(e) < 64 ? vmx_virtq_in_len(e) : 64);
         vmx_virtio_push(&H->dev, 0, e->head, (uint32_t)rnd(), H->dev.generation);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <png.h>
 
+#include "fuzz.h"
 #include "base/error.h"
 #include "devices/screendump.h"
 #include "devices/virtio_gpu.h"
@@ -588,13 +589,6 @@ static void test_screendump_failure_leaves_no_file(void **state) {
 
 /* ---- fuzz ---- */
 
-static uint64_t rng_state;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
 static uint32_t pick(uint32_t n) { return (uint32_t)(rnd() % n); }
 
 /* A small number usually, sometimes an edge value. */
@@ -694,22 +688,13 @@ static bool fuzz_one(void) {
 }
 
 static void test_random_commands_never_break_the_device(void **state) {
-  const char *seed_env = getenv("VMX_FUZZ_SEED"), *secs_env = getenv("VMX_FUZZ_SECONDS");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) * 2654435761u;
-  double budget = secs_env ? atof(secs_env) : 1.0;
-  rng_state = seed ? seed : 1;
-  fprintf(stderr, "virtio-gpu fuzz: VMX_FUZZ_SEED=%llu\n", (unsigned long long)seed);
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double end = fuzz_begin(1.0);
   unsigned long n = 0, ok = 0;
   char path[128], err[256];
   dump_path(path, sizeof path, "fuzz.png");
   for (;; n++) {
-    if ((n & 255) == 0) {
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > budget)
-        break;
-    }
+    if ((n & 255) == 0 && now_s() > end)
+      break;
     ok += fuzz_one();
     if (pick(200) == 0) {
       int rc = vmx_virtio_gpu_screendump(&H->dev, path, err, sizeof err);
