@@ -37,4 +37,13 @@ enum {
 /* Returns a static description of err (a VMX_E* code); never NULL. */
 const char *vmx_strerror(int err);
 
+#include <stddef.h>
+
+/* Writes the printf-style message into err[0..errlen) (nothing when err
+ * is NULL or errlen 0) and returns code: `return vmx_error_set(err,
+ * errlen, VMX_EINVAL, "...", ...)` for functions that report a message
+ * with their error code. */
+int vmx_error_set(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

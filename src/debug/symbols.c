@@ -7,7 +7,6 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,18 +40,6 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &no_debuginfo_path,
 };
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* libelf maps lazily and trusts header offsets, so check that every section
  * and segment the headers describe lies inside the file before libdwfl
  * reads it. */
@@ -61,37 +48,38 @@ static int check_elf_layout(Elf *elf, uint64_t file_size, const char *path, char
   GElf_Ehdr eh;
   size_t shnum, phnum;
   if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh))
-    return fail(err, errlen, VMX_EBADELF, "%s: not an ELF file", path);
+    return vmx_error_set(err, errlen, VMX_EBADELF, "%s: not an ELF file", path);
   if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
-    return fail(err, errlen, VMX_EBADELF, "%s: ELF type %u is not an executable", path,
-                eh.e_type);
+    return vmx_error_set(err, errlen, VMX_EBADELF, "%s: ELF type %u is not an executable", path,
+                         eh.e_type);
   if (elf_getshdrnum(elf, &shnum) != 0 || elf_getphdrnum(elf, &phnum) != 0)
-    return fail(err, errlen, VMX_EBADELF, "%s: unreadable ELF headers: %s", path,
-                elf_errmsg(-1));
+    return vmx_error_set(err, errlen, VMX_EBADELF, "%s: unreadable ELF headers: %s", path,
+                         elf_errmsg(-1));
   if (eh.e_shoff > file_size || (uint64_t)shnum * eh.e_shentsize > file_size - eh.e_shoff)
-    return fail(err, errlen, VMX_EBADELF,
-                "%s: section headers at 0x%" PRIx64 " past end of file (size 0x%" PRIx64 ")",
-                path, (uint64_t)eh.e_shoff, file_size);
+    return vmx_error_set(err, errlen, VMX_EBADELF,
+                         "%s: section headers at 0x%" PRIx64
+                         " past end of file (size 0x%" PRIx64 ")",
+                         path, (uint64_t)eh.e_shoff, file_size);
   for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn)) != NULL;) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh))
-      return fail(err, errlen, VMX_EBADELF, "%s: bad section header", path);
+      return vmx_error_set(err, errlen, VMX_EBADELF, "%s: bad section header", path);
     if (sh.sh_type != SHT_NOBITS &&
         (sh.sh_offset > file_size || sh.sh_size > file_size - sh.sh_offset))
-      return fail(err, errlen, VMX_EBADELF,
-                  "%s: section %zu at 0x%" PRIx64 " size 0x%" PRIx64
-                  " past end of file (size 0x%" PRIx64 ")",
-                  path, elf_ndxscn(scn), (uint64_t)sh.sh_offset, (uint64_t)sh.sh_size,
-                  file_size);
+      return vmx_error_set(err, errlen, VMX_EBADELF,
+                           "%s: section %zu at 0x%" PRIx64 " size 0x%" PRIx64
+                           " past end of file (size 0x%" PRIx64 ")",
+                           path, elf_ndxscn(scn), (uint64_t)sh.sh_offset, (uint64_t)sh.sh_size,
+                           file_size);
   }
   for (size_t i = 0; i < phnum; i++) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf, (int)i, &ph))
-      return fail(err, errlen, VMX_EBADELF, "%s: bad program header %zu", path, i);
+      return vmx_error_set(err, errlen, VMX_EBADELF, "%s: bad program header %zu", path, i);
     if (ph.p_offset > file_size || ph.p_filesz > file_size - ph.p_offset)
-      return fail(err, errlen, VMX_EBADELF,
-                  "%s: segment %zu at 0x%" PRIx64 " past end of file (size 0x%" PRIx64 ")",
-                  path, i, (uint64_t)ph.p_offset, file_size);
+      return vmx_error_set(err, errlen, VMX_EBADELF,
+                           "%s: segment %zu at 0x%" PRIx64 " past end of file (size 0x%" PRIx64 ")",
+                           path, i, (uint64_t)ph.p_offset, file_size);
   }
   return 0;
 }
@@ -99,18 +87,18 @@ static int check_elf_layout(Elf *elf, uint64_t file_size, const char *path, char
 static int check_file(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return fail(err, errlen, errno == ENOENT ? VMX_ENOENT : VMX_EIO, "%s: %s", path,
-                strerror(errno));
+    return vmx_error_set(err, errlen, errno == ENOENT ? VMX_ENOENT : VMX_EIO, "%s: %s", path,
+                         strerror(errno));
   struct stat st;
   int rc = fstat(fd, &st);
   if (rc != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return fail(err, errlen, VMX_EBADELF, "%s: not a regular file", path);
+    return vmx_error_set(err, errlen, VMX_EBADELF, "%s: not a regular file", path);
   }
   elf_version(EV_CURRENT);
   Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
   rc = elf ? check_elf_layout(elf, (uint64_t)st.st_size, path, err, errlen)
-           : fail(err, errlen, VMX_EBADELF, "%s: %s", path, elf_errmsg(-1));
+           : vmx_error_set(err, errlen, VMX_EBADELF, "%s: %s", path, elf_errmsg(-1));
   elf_end(elf);
   close(fd);
   return rc;
@@ -125,7 +113,7 @@ int vmx_symbols_open(const char *path, uint64_t bias, vmx_symbols_t **out, char 
   vmx_symbols_t *sym = calloc(1, sizeof *sym);
   if (!sym || !(sym->dwfl = dwfl_begin(&callbacks))) {
     free(sym);
-    return fail(err, errlen, VMX_ENOMEM, "%s: out of memory", path);
+    return vmx_error_set(err, errlen, VMX_ENOMEM, "%s: out of memory", path);
   }
   pthread_mutex_init(&sym->lock, NULL);
   sym->bias = bias;
@@ -135,13 +123,13 @@ int vmx_symbols_open(const char *path, uint64_t bias, vmx_symbols_t **out, char 
   const char *base = strrchr(path, '/');
   sym->module = dwfl_report_elf(sym->dwfl, base ? base + 1 : path, path, -1, 0, true);
   if (!sym->module || dwfl_report_end(sym->dwfl, NULL, NULL) != 0) {
-    rc = fail(err, errlen, VMX_EBADELF, "%s: %s", path, dwfl_errmsg(-1));
+    rc = vmx_error_set(err, errlen, VMX_EBADELF, "%s: %s", path, dwfl_errmsg(-1));
     vmx_symbols_close(sym);
     return rc;
   }
   if (dwfl_module_getsymtab(sym->module) <= 0) {
     vmx_symbols_close(sym);
-    return fail(err, errlen, VMX_EBADELF, "%s: no symbol table (stripped?)", path);
+    return vmx_error_set(err, errlen, VMX_EBADELF, "%s: no symbol table (stripped?)", path);
   }
   *out = sym;
   return 0;

@@ -3,7 +3,6 @@
 #include "devices/slirp_net.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +32,6 @@ typedef struct slirp_options {
   slirp_hostfwd_t fwd[VMX_SLIRP_MAX_HOSTFWD];
 } slirp_options_t;
 
-static int slirp_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int slirp_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static bool slirp_parse_port(const char *s, int *port) {
   char *end;
   if (*s < '0' || *s > '9')
@@ -72,8 +58,8 @@ static bool slirp_parse_endpoint(char *s, struct in_addr *addr, int *port) {
 /* [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
 static int slirp_parse_hostfwd(const char *rule, slirp_options_t *o, char *err, size_t errlen) {
   if (o->nfwd == VMX_SLIRP_MAX_HOSTFWD)
-    return slirp_fail(err, errlen, VMX_EINVAL, "netdev user: more than %u hostfwd rules",
-                      VMX_SLIRP_MAX_HOSTFWD);
+    return vmx_error_set(err, errlen, VMX_EINVAL, "netdev user: more than %u hostfwd rules",
+                         VMX_SLIRP_MAX_HOSTFWD);
   slirp_hostfwd_t *f = &o->fwd[o->nfwd];
   memset(f, 0, sizeof *f);
   snprintf(f->rule, sizeof f->rule, "%s", rule);
@@ -94,9 +80,9 @@ static int slirp_parse_hostfwd(const char *rule, slirp_options_t *o, char *err, 
   ok = ok && slirp_parse_endpoint(colon + 1, &f->host_addr, &f->host_port) &&
        slirp_parse_endpoint(dash + 1, &f->guest_addr, &f->guest_port);
   if (!ok)
-    return slirp_fail(err, errlen, VMX_EINVAL,
-                      "netdev user: bad hostfwd '%s' (want [tcp|udp]:[hostaddr]:hostport-"
-                      "[guestaddr]:guestport, ports 1-65535)", rule);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "netdev user: bad hostfwd '%s' (want [tcp|udp]:[hostaddr]:hostport-"
+                         "[guestaddr]:guestport, ports 1-65535)", rule);
   o->nfwd++;
   return 0;
 }
@@ -123,8 +109,9 @@ static int slirp_parse_net(const char *val, slirp_options_t *o, char *err, size_
   }
   ok = ok && inet_pton(AF_INET, buf, &o->net) == 1 && (ntohl(o->net.s_addr) & ~mask) == 0;
   if (!ok)
-    return slirp_fail(err, errlen, VMX_EINVAL,
-                      "netdev user: bad net '%s' (want a network address like 10.0.2.0/24)", val);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "netdev user: bad net '%s' (want a network address like 10.0.2.0/24)",
+                         val);
   o->mask.s_addr = htonl(mask);
   return 0;
 }
@@ -136,16 +123,16 @@ static int slirp_parse_bool(const char *key, const char *val, bool *out, char *e
   else if (!strcmp(val, "off"))
     *out = false;
   else
-    return slirp_fail(err, errlen, VMX_EINVAL, "netdev user: %s='%s' (want on or off)", key,
-                      val);
+    return vmx_error_set(err, errlen, VMX_EINVAL, "netdev user: %s='%s' (want on or off)", key,
+                         val);
   return 0;
 }
 
 static int slirp_parse_addr(const char *key, const char *val, struct in_addr *addr, bool *set,
                             char *err, size_t errlen) {
   if (inet_pton(AF_INET, val, addr) != 1)
-    return slirp_fail(err, errlen, VMX_EINVAL, "netdev user: %s='%s' is not an IPv4 address",
-                      key, val);
+    return vmx_error_set(err, errlen, VMX_EINVAL, "netdev user: %s='%s' is not an IPv4 address",
+                         key, val);
   *set = true;
   return 0;
 }
@@ -168,9 +155,9 @@ static int slirp_parse_option(const char *key, const char *val, slirp_options_t 
     return slirp_parse_bool(key, val, &o->ipv6, err, errlen);
   if (!strcmp(key, "restrict"))
     return slirp_parse_bool(key, val, &o->restricted, err, errlen);
-  return slirp_fail(err, errlen, VMX_EINVAL,
-                    "netdev user: unknown option '%s' (known: id, net, host, dhcpstart, dns, "
-                    "hostfwd, ipv6, restrict)", key);
+  return vmx_error_set(err, errlen, VMX_EINVAL,
+                       "netdev user: unknown option '%s' (known: id, net, host, dhcpstart, dns, "
+                       "hostfwd, ipv6, restrict)", key);
 }
 
 /* host, dhcpstart and dns default to net+2, net+15 and net+3 (QEMU's) and
@@ -184,9 +171,9 @@ static int slirp_check_addr(const char *key, struct in_addr *a, bool set, uint32
   if ((v & mask) != net || (v & ~mask) == 0 || (v & ~mask) == ~mask) {
     char abuf[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, a, abuf, sizeof abuf);
-    return slirp_fail(err, errlen, VMX_EINVAL,
-                      "netdev user: %s %s is not a host address of the guest network", key,
-                      abuf);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "netdev user: %s %s is not a host address of the guest network", key,
+                         abuf);
   }
   return 0;
 }
@@ -199,7 +186,7 @@ static int slirp_options_parse(const char *options, slirp_options_t *o, char *er
   o->ipv6 = true;
   char *copy = strdup(options ? options : "");
   if (!copy)
-    return slirp_fail(err, errlen, VMX_ENOMEM, "netdev user: out of memory");
+    return vmx_error_set(err, errlen, VMX_ENOMEM, "netdev user: out of memory");
   int rc = 0;
   char *save = NULL;
   bool first = true;
@@ -208,10 +195,10 @@ static int slirp_options_parse(const char *options, slirp_options_t *o, char *er
     if (!eq && first && !strcmp(tok, "user")) {
       /* the netdev type */
     } else if (!eq && first) {
-      rc = slirp_fail(err, errlen, VMX_EINVAL,
-                      "netdev '%s' is not supported (only 'user' networking)", tok);
+      rc = vmx_error_set(err, errlen, VMX_EINVAL,
+                         "netdev '%s' is not supported (only 'user' networking)", tok);
     } else if (!eq) {
-      rc = slirp_fail(err, errlen, VMX_EINVAL, "netdev user: option '%s' needs a value", tok);
+      rc = vmx_error_set(err, errlen, VMX_EINVAL, "netdev user: option '%s' needs a value", tok);
     } else {
       *eq = '\0';
       rc = slirp_parse_option(tok, eq + 1, o, err, errlen);
@@ -545,16 +532,16 @@ static int slirp_start(vmx_slirp_net_t *net, const slirp_options_t *o, char *err
   inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
   net->slirp = slirp_new(&cfg, &slirp_callbacks, net);
   if (!net->slirp)
-    return slirp_fail(err, errlen, VMX_EIO, "netdev user: libslirp %s did not start",
-                      slirp_version_string());
+    return vmx_error_set(err, errlen, VMX_EIO, "netdev user: libslirp %s did not start",
+                         slirp_version_string());
   for (unsigned i = 0; i < o->nfwd; i++) {
     const slirp_hostfwd_t *f = &o->fwd[i];
     errno = 0;
     if (slirp_add_hostfwd(net->slirp, f->udp, f->host_addr, f->host_port, f->guest_addr,
                           f->guest_port) < 0)
-      return slirp_fail(err, errlen, VMX_EIO,
-                        "netdev user: hostfwd '%s': cannot listen on host port %d: %s", f->rule,
-                        f->host_port, errno ? strerror(errno) : "already in use?");
+      return vmx_error_set(err, errlen, VMX_EIO,
+                           "netdev user: hostfwd '%s': cannot listen on host port %d: %s", f->rule,
+                           f->host_port, errno ? strerror(errno) : "already in use?");
   }
   return 0;
 }
@@ -568,7 +555,7 @@ int vmx_slirp_net_create(vmx_slirp_net_t **out, uv_loop_t *loop, const char *opt
     return rc;
   vmx_slirp_net_t *net = calloc(1, sizeof *net);
   if (!net)
-    return slirp_fail(err, errlen, VMX_ENOMEM, "netdev user: out of memory");
+    return vmx_error_set(err, errlen, VMX_ENOMEM, "netdev user: out of memory");
   net->loop = loop;
   net->rx = rx;
   net->rx_arg = arg;
@@ -577,8 +564,8 @@ int vmx_slirp_net_create(vmx_slirp_net_t **out, uv_loop_t *loop, const char *opt
     if (net->epfd >= 0)
       close(net->epfd);
     free(net);
-    return slirp_fail(err, errlen, VMX_EIO, "netdev user: cannot create an epoll set: %s",
-                      strerror(errno));
+    return vmx_error_set(err, errlen, VMX_EIO, "netdev user: cannot create an epoll set: %s",
+                         strerror(errno));
   }
   uv_prepare_init(loop, &net->prepare);
   uv_timer_init(loop, &net->timeout);

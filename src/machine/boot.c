@@ -48,19 +48,6 @@ typedef struct boot_file {
   size_t errlen;
 } boot_file_t;
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* "path: <message>". */
 static int file_fail(const boot_file_t *f, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -439,7 +426,7 @@ static int check_ram(uint8_t *ram, uint64_t ram_base, uint64_t ram_size, char *e
   if (err && errlen)
     err[0] = '\0';
   if (!ram || !ram_size || ram_base + ram_size < ram_base)
-    return fail(err, errlen, VMX_EINVAL, "no guest RAM");
+    return vmx_error_set(err, errlen, VMX_EINVAL, "no guest RAM");
   return 0;
 }
 
@@ -448,7 +435,7 @@ int vmx_boot_load_firmware(const char *path, uint8_t *ram, uint64_t ram_base,
                            size_t errlen) {
   int rc = check_ram(ram, ram_base, ram_size, err, errlen);
   if (rc || !out)
-    return rc ? rc : fail(err, errlen, VMX_EINVAL, "no output");
+    return rc ? rc : vmx_error_set(err, errlen, VMX_EINVAL, "no output");
   guest_ram_t r = {ram, ram_base, ram_size};
   boot_file_t f;
   vmx_boot_image_t img = {0};
@@ -482,7 +469,7 @@ int vmx_boot_load_kernel(const char *path, uint8_t *ram, uint64_t ram_base,
                          char *err, size_t errlen) {
   int rc = check_ram(ram, ram_base, ram_size, err, errlen);
   if (rc || !out)
-    return rc ? rc : fail(err, errlen, VMX_EINVAL, "no output");
+    return rc ? rc : vmx_error_set(err, errlen, VMX_EINVAL, "no output");
   guest_ram_t r = {ram, ram_base, ram_size};
   boot_file_t f;
   vmx_boot_image_t img = {0};
@@ -525,8 +512,9 @@ int vmx_boot_load_initrd(const char *path, uint8_t *ram, uint64_t ram_base,
   guest_ram_t r = {ram, ram_base, ram_size};
   if (!start || !end || kernel_end < kernel_start || kernel_start < ram_base ||
       kernel_end > ram_end(&r))
-    return fail(err, errlen, VMX_EINVAL,
-                "initrd: bad kernel range 0x%" PRIx64 "..0x%" PRIx64, kernel_start, kernel_end);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "initrd: bad kernel range 0x%" PRIx64
+                         "..0x%" PRIx64, kernel_start, kernel_end);
   boot_file_t f;
   rc = file_open(&f, path, err, errlen);
   if (!rc && !f.size)
@@ -580,16 +568,19 @@ int vmx_boot_place_fdt(uint8_t *ram, uint64_t ram_base, uint64_t ram_size,
     return rc;
   if (!fdt || !addr || size < sizeof(struct fdt_header) || fdt_check_header(fdt) ||
       fdt_totalsize(fdt) != size)
-    return fail(err, errlen, VMX_EINVAL, "device tree: not a valid blob of %zu bytes", size);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "device tree: not a valid blob of %zu bytes", size);
   char ram_s[32];
   if (size > VMX_BOOT_FDT_MAX_SIZE)
-    return fail(err, errlen, VMX_ENOSPACE, "device tree: %zu bytes, more than the %u reserved",
-                size, VMX_BOOT_FDT_MAX_SIZE);
+    return vmx_error_set(err, errlen, VMX_ENOSPACE,
+                         "device tree: %zu bytes, more than the %u reserved",
+                         size, VMX_BOOT_FDT_MAX_SIZE);
   guest_ram_t r = {ram, ram_base, ram_size};
   uint64_t at = vmx_boot_fdt_addr(ram_base, ram_size, size), off;
   if (!at || !ram_holds(&r, at, size, &off))
-    return fail(err, errlen, VMX_ENOSPACE, "device tree: %zu bytes do not fit in %s of RAM",
-                size, size_str(ram_s, ram_size));
+    return vmx_error_set(err, errlen, VMX_ENOSPACE,
+                         "device tree: %zu bytes do not fit in %s of RAM",
+                         size, size_str(ram_s, ram_size));
   memcpy(ram + off, fdt, size);
   *addr = at;
   return 0;
@@ -607,13 +598,15 @@ int vmx_boot_fw_dynamic_info(uint8_t *ram, uint64_t ram_base, uint64_t ram_size,
     return rc;
   if (next_mode != VMX_BOOT_NEXT_MODE_U && next_mode != VMX_BOOT_NEXT_MODE_S &&
       next_mode != VMX_BOOT_NEXT_MODE_M)
-    return fail(err, errlen, VMX_EINVAL, "fw_dynamic_info: next mode %u is not U (0), S (1) or M (3)",
-                next_mode);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "fw_dynamic_info: next mode %u is not U (0), S (1) or M (3)",
+                         next_mode);
   guest_ram_t r = {ram, ram_base, ram_size};
   uint64_t off;
   if (at % 8 || !ram_holds(&r, at, VMX_BOOT_FW_DYNAMIC_INFO_SIZE, &off))
-    return fail(err, errlen, VMX_EINVAL,
-                "fw_dynamic_info: 0x%" PRIx64 " is not an 8-byte aligned place in RAM", at);
+    return vmx_error_set(err, errlen, VMX_EINVAL,
+                         "fw_dynamic_info: 0x%" PRIx64 " is not an 8-byte aligned place in RAM",
+                         at);
   const uint64_t fields[VMX_BOOT_FW_DYNAMIC_INFO_SIZE / 8] = {
       VMX_BOOT_FW_DYNAMIC_INFO_MAGIC, VMX_BOOT_FW_DYNAMIC_INFO_VERSION, next_addr, next_mode,
       0 /* options */, boot_hart};
@@ -630,9 +623,10 @@ int vmx_boot_check_overlap(const vmx_boot_region_t *regions, size_t n, char *err
     for (size_t j = i + 1; j < n; j++) {
       const vmx_boot_region_t *a = &regions[i], *b = &regions[j];
       if (a->start < a->end && b->start < b->end && a->start < b->end && b->start < a->end)
-        return fail(err, errlen, VMX_ENOSPACE,
-                    "%s (0x%" PRIx64 "..0x%" PRIx64 ") overlaps %s (0x%" PRIx64 "..0x%" PRIx64 ")",
-                    a->what, a->start, a->end, b->what, b->start, b->end);
+        return vmx_error_set(err, errlen, VMX_ENOSPACE,
+                             "%s (0x%" PRIx64 "..0x%" PRIx64 ") overlaps %s (0x%" PRIx64
+                             "..0x%" PRIx64 ")",
+                             a->what, a->start, a->end, b->what, b->start, b->end);
     }
   return 0;
 }
