@@ -156,8 +156,9 @@ size_t vmx_dbg_mem(vmx_rv_cpu_t *cpu, uint64_t addr, void *buf, size_t len, bool
 
 /* ------------------------------------------------------------- stopping */
 
-/* Stops v for the debugger and tells the server why. */
-static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr, int code) {
+/* Halts v (a step in progress ends, its icount limit restored) and fills
+ * *m, the DBG_STOPPED that says so. */
+static void halt_here(vmx_vcpu_t *v, unsigned reason, vmx_msg_t *m) {
   vmx_vcpu_dbg_t *d = v->dbg;
   if (d->stepping) {
     d->stepping = false;
@@ -165,12 +166,19 @@ static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr, 
     v->cpu->icount_limit = d->saved_limit;
   }
   d->halted = true;
-  vmx_msg_t m = VMX_MSG_INIT(DBG_STOPPED);
-  m.body.dbg_stopped.reason = reason;
-  m.body.dbg_stopped.epoch = d->epoch;
-  m.body.dbg_stopped.thread = d->thread;
-  m.body.dbg_stopped.pc = v->cpu->pc;
-  m.body.dbg_stopped.icount = v->cpu->icount;
+  *m = VMX_MSG_INIT(DBG_STOPPED);
+  m->body.dbg_stopped.reason = reason;
+  m->body.dbg_stopped.epoch = d->epoch;
+  m->body.dbg_stopped.thread = d->thread;
+  m->body.dbg_stopped.pc = v->cpu->pc;
+  m->body.dbg_stopped.icount = v->cpu->icount;
+}
+
+/* Stops v for the debugger and tells the server why. */
+static void stop(vmx_vcpu_t *v, unsigned reason, unsigned watch, uint64_t addr, int code) {
+  vmx_vcpu_dbg_t *d = v->dbg;
+  vmx_msg_t m;
+  halt_here(v, reason, &m);
   m.body.dbg_stopped.watch = watch;
   m.body.dbg_stopped.addr = addr;
   m.body.dbg_stopped.code = code;
@@ -321,18 +329,8 @@ int vmx_dbg_vcpu_message(vmx_vcpu_t *v, vmx_actor_ctx_t *ctx, const vmx_msg_t *m
     return 0;
   switch (msg->env.type) {
   case VMX_MSG_DBG_HALT: {
-    if (d->stepping) {
-      d->stepping = false;
-      d->pts.stepping = false;
-      v->cpu->icount_limit = d->saved_limit;
-    }
-    d->halted = true;
-    vmx_msg_t r = VMX_MSG_INIT(DBG_STOPPED);
-    r.body.dbg_stopped.reason = VMX_DBG_HALTED;
-    r.body.dbg_stopped.epoch = d->epoch;
-    r.body.dbg_stopped.thread = d->thread;
-    r.body.dbg_stopped.pc = v->cpu->pc;
-    r.body.dbg_stopped.icount = v->cpu->icount;
+    vmx_msg_t r;
+    halt_here(v, VMX_DBG_HALTED, &r);
     return answer(ctx, &r);
   }
   case VMX_MSG_DBG_RESUME:
