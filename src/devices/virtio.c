@@ -359,6 +359,8 @@ static int add_seg(vmx_virtio_dev_t *d, unsigned q, vmx_virtq_elem_t *e, const v
   if (e->nout + e->nin >= VMX_VIRTQ_MAX_SEGS)
     return malformed(d, q, "head %u: more than %u segments", e->head, VMX_VIRTQ_MAX_SEGS);
   e->iov[e->nout + e->nin] = (vmx_virtq_iov_t){p, dd->len};
+  if (writable && d->ram.written)
+    d->ram.written(d->ram.written_arg, dd->addr, dd->len);
   if (writable)
     e->nin++;
   else

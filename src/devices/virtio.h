@@ -39,6 +39,10 @@ typedef struct vmx_guest_ram {
   uint8_t *host;  /* host address of guest-physical `base` */
   uint64_t base;  /* guest-physical address of RAM's first byte (0x80000000 on virt) */
   uint64_t size;
+  /* Optional: told of every device-writable buffer as a chain is popped,
+   * before the device writes it (the harts drop code decoded from it). */
+  void (*written)(void *arg, uint64_t gpa, uint64_t len);
+  void *written_arg;
 } vmx_guest_ram_t;
 
 /* Host pointer to [gpa, gpa+len) when the whole range is in RAM (len may be

@@ -46,6 +46,7 @@
 #include "machine/boot.h"
 #include "machine/devices.h"
 #include "machine/fdt.h"
+#include "mem/pages.h"
 #include "mem/rv_mmu.h"
 
 #define MiB ((uint64_t)1 << 20)
@@ -89,6 +90,7 @@ struct vmx_virt {
   uint64_t ram_size;
   unsigned nharts;
   hart_t *harts[VMX_VIRT_MAX_HARTS];
+  vmx_pages_t *pages;           /* RAM's page descriptors, one shard per hart */
   uint64_t entry, fdt_addr, info_addr;
 
   vmx_sched_t *sched;
@@ -814,6 +816,8 @@ static void hart_setup(hart_t *h) {
   h->sys.ram_base = VMX_VIRT_DRAM_BASE;
   h->sys.ram_size = m->ram_size;
   h->sys.watch_pa = m->tohost ? m->tohost & ~(uint64_t)0xfff : UINT64_MAX;
+  h->sys.pages = m->pages;
+  h->sys.shard = h->index;
   h->sys.ops = &hart_ops;
   h->sys.machine = m;
   vmx_rv_sys_init(&h->cpu, &h->sys, h->index);
@@ -1159,6 +1163,13 @@ static int devices_start(vmx_virt_t *m) {
   return 0;
 }
 
+/* A device wrote guest RAM (a buffer the driver gave it): code decoded
+ * from it goes. */
+static void ram_written(void *arg, uint64_t gpa, uint64_t len) {
+  vmx_virt_t *m = arg;
+  vmx_pages_written(m->pages, -1, gpa, len);
+}
+
 /* The console, the timers and the virtio devices are set up on the device
  * loop's thread, by an actor there that ends after its one message. */
 static int console_actor(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
@@ -1167,7 +1178,7 @@ static int console_actor(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg
   uv_loop_t *uv = vmx_loop_uv(vmx_actor_loop(ctx));
   console_start(m, uv);
   timers_init(m, uv);
-  vmx_guest_ram_t ram = {m->ram, VMX_VIRT_DRAM_BASE, m->ram_size};
+  vmx_guest_ram_t ram = {m->ram, VMX_VIRT_DRAM_BASE, m->ram_size, ram_written, m};
   vmx_devmgr_io_t io = {virtio_irq, virtio_console_out, virtio_console_ready, m};
   char err[512];
   if (vmx_devmgr_start(m->dm, uv, &ram, &io, err, sizeof err)) {
@@ -1201,6 +1212,7 @@ static int harts_start(vmx_virt_t *m) {
     if (rc)
       return rc;
     h->cpu.opaque = h;
+    vmx_pages_attach(m->pages, i, &h->cpu.exit_request, VMX_RV_REQ_CODE);
     hart_setup(h);
     char name[16];
     snprintf(name, sizeof name, "hart%u", i);
@@ -1291,6 +1303,14 @@ static int machine_run(vmx_virt_t *m) {
   vmx_bus_sender_init(m->bus, &m->dev_sender);
   vmx_bus_sender_init(m->bus, &m->main_sender);
   m->t0_ns = vmx_clock_ns(CLOCK_MONOTONIC);
+  /* New each power cycle: the harts' blocks are. */
+  m->pages = vmx_pages_new(VMX_VIRT_DRAM_BASE, m->ram_size, m->nharts);
+  if (!m->pages) {
+    vmx_log_error("out of memory for the page descriptors");
+    vmx_bus_close(m->bus);
+    m->bus = NULL;
+    return 1;
+  }
   vmx_loop_options_t dlo = {
       .name = "devices",
       .on_thread_start = dev_thread_start,
@@ -1379,6 +1399,8 @@ stop:
       m->harts[i] = NULL;
     }
   }
+  vmx_pages_free(m->pages);
+  m->pages = NULL;
   return status;
 }
 

@@ -5,7 +5,9 @@
  * guest RAM (as hardware that does not implement Svade does), so harts on
  * other host threads see a consistent PTE. A TLB entry is only given write
  * permission once D is set, so the first store to a clean page comes back
- * here. Superpages are cached as 4 KiB pieces; an address-specific
+ * here. A store entry for a page that holds decoded code has
+ * VMX_RV_TLB_NOTIFY, and its slow path drops that code (mem/pages.h).
+ * Superpages are cached as 4 KiB pieces; an address-specific
  * sfence.vma then flushes everything, since the pieces are not indexed by
  * the superpage. */
 #include "mem/rv_mmu.h"
@@ -13,8 +15,11 @@
 #include <string.h>
 
 #include "cpu/riscv/priv.h"
+#include "mem/pages.h"
 
 #define PAGE_MASK (~(uint64_t)0xfff)
+/* Tag bits that send an access to the slow path of an entry that allows it. */
+#define TAG_FLAGS (VMX_RV_TLB_IO | VMX_RV_TLB_NOTIFY)
 #define PTE_V 1u
 #define PTE_R 2u
 #define PTE_W 4u
@@ -56,6 +61,21 @@ typedef struct {
   unsigned perm;
   bool super;
 } walk_t;
+
+/* RAM at [pa, pa+len) within one page was written by this hart: blocks
+ * decoded from it, here or on other harts, must go. Returns whether the
+ * page still holds code somewhere (its stores stay on the slow path). */
+static bool code_written(vmx_rv_cpu_t *cpu, uint64_t pa, unsigned len) {
+  vmx_pages_t *pages = cpu->sys->pages;
+  if (!pages)
+    return false;
+  uint64_t pn = vmx_pages_index(pages, pa);
+  if (pn == UINT64_MAX || !vmx_pages_has_code(pages, pn))
+    return false;
+  if (vmx_pages_written(pages, (int)cpu->sys->shard, pa, len))
+    vmx_rv_code_drop_page(cpu, pn);
+  return vmx_pages_has_code(pages, pn);
+}
 
 /* Walks the page table for va. update: set A (and D for stores). Returns 0
  * or the exception cause. */
@@ -114,6 +134,8 @@ restart:;
       if (want != pte && !__atomic_compare_exchange_n(p, &pte, want, false, __ATOMIC_ACQ_REL,
                                                       __ATOMIC_ACQUIRE))
         goto restart; /* another hart changed the PTE: walk again */
+      if (want != pte)
+        code_written(cpu, pte_pa, 8);
       pte = want;
     }
     if (!(pte & PTE_D))
@@ -228,7 +250,7 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
   for (unsigned i = 0; i < VMX_RV_TLB_VICTIMS; i++) {
     vmx_rv_tlb_entry_t *v = &sys->victim[regime][i];
     uint64_t tag = acc == VMX_RV_ACC_LOAD ? v->tag_r : acc == VMX_RV_ACC_STORE ? v->tag_w : v->tag_x;
-    if ((tag & ~VMX_RV_TLB_IO) == want) {
+    if ((tag & ~TAG_FLAGS) == want) {
       vmx_rv_tlb_entry_t t = *slot;
       *slot = *v;
       *v = t;
@@ -262,6 +284,11 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
   e->tag_w = w.perm & PTE_W ? page | io | (pa_page == sys->watch_pa ? VMX_RV_TLB_IO : 0)
                             : VMX_RV_TLB_INVALID;
   e->tag_x = w.perm & PTE_X && !io ? page : VMX_RV_TLB_INVALID;
+  if (sys->pages && !io && (w.perm & PTE_W)) {
+    uint64_t pn = vmx_pages_index(sys->pages, pa_page);
+    if (pn != UINT64_MAX && vmx_pages_has_code(sys->pages, pn))
+      e->tag_w |= VMX_RV_TLB_NOTIFY;
+  }
   if (w.super)
     sys->tlb_super = true;
   return e;
@@ -272,7 +299,7 @@ static vmx_rv_tlb_entry_t *lookup(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_
                                   unsigned regime) {
   vmx_rv_tlb_entry_t *e = &cpu->sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
   uint64_t tag = acc == VMX_RV_ACC_LOAD ? e->tag_r : acc == VMX_RV_ACC_STORE ? e->tag_w : e->tag_x;
-  if ((tag & ~VMX_RV_TLB_IO) == (va & PAGE_MASK))
+  if ((tag & ~TAG_FLAGS) == (va & PAGE_MASK))
     return e;
   return fill(cpu, va, acc, regime);
 }
@@ -324,6 +351,8 @@ static bool store_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
   bool ram = in_ram(sys, e->pa, 4096);
   if (ram)
     memcpy((void *)(uintptr_t)(va + e->addend), &val, size);
+  if ((e->tag_w & VMX_RV_TLB_NOTIFY) && !code_written(cpu, pa, size))
+    e->tag_w &= ~VMX_RV_TLB_NOTIFY; /* no code left there: fast again */
   if (!(e->tag_w & VMX_RV_TLB_IO))
     return true;
   /* A device, or the watched RAM page (told after the store). */
@@ -381,5 +410,28 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
     sys->trap_tval = va;
     return NULL;
   }
+  /* Dropped before the write, which the caller does: no block of this
+   * hart can be decoded from the page in between. */
+  if (write && (e->tag_w & VMX_RV_TLB_NOTIFY) && !code_written(cpu, e->pa | (va & 0xfff), size))
+    e->tag_w &= ~VMX_RV_TLB_NOTIFY;
   return (uint8_t *)(uintptr_t)(va + e->addend);
+}
+
+/* The entries of one table that map pa_page for stores take the slow path. */
+static void protect_table(vmx_rv_tlb_entry_t *t, unsigned n, uint64_t pa_page) {
+  for (unsigned i = 0; i < n; i++)
+    if (t[i].pa == pa_page && !(t[i].tag_w & VMX_RV_TLB_INVALID))
+      t[i].tag_w |= VMX_RV_TLB_NOTIFY;
+}
+
+void vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++) {
+    protect_table(sys->tlb[r], VMX_RV_TLB_SIZE, pa_page);
+    protect_table(sys->victim[r], VMX_RV_TLB_VICTIMS, pa_page);
+  }
+  for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++)
+    if (sys->tlb_set[k].valid)
+      for (unsigned t = 0; t < 3; t++)
+        protect_table(sys->tlb_set[k].tlb[t], VMX_RV_TLB_SIZE, pa_page);
 }

@@ -34,6 +34,11 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
  * or all when va is UINT64_MAX. */
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va);
 
+/* Makes every store through the hart's TLB entries (all regimes, kept
+ * address spaces and victims) to the RAM page at pa_page take the slow
+ * path, which tells the page's code holders (mem/pages.h). */
+void vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page);
+
 /* satp becomes satp: the U and S tables of the old address space are kept
  * in a set (the least recently used one is reused) and those of the new one
  * come back from its set, or start empty. */

@@ -43,6 +43,8 @@ typedef struct harness {
   unsigned last_notify;
   char last_report[256];
   uint16_t avail_idx;
+  uint64_t written_gpa, written_len;  /* the last ram.written call */
+  unsigned writtens;
 } harness_t;
 
 static harness_t *H;
@@ -51,6 +53,13 @@ static void on_irq(void *arg, bool level) {
   harness_t *h = arg;
   h->irq_level = level;
   h->irq_changes++;
+}
+
+static void on_written(void *arg, uint64_t gpa, uint64_t len) {
+  harness_t *h = arg;
+  h->written_gpa = gpa;
+  h->written_len = len;
+  h->writtens++;
 }
 
 static void on_report(void *arg, const char *msg) {
@@ -93,7 +102,8 @@ static int setup(void **state) {
   harness_t *h = calloc(1, sizeof *h);
   h->host = calloc(1, RAM_SIZE);
   h->elem = malloc(sizeof *h->elem);
-  h->ram = (vmx_guest_ram_t){h->host, RAM_BASE, RAM_SIZE};
+  h->ram = (vmx_guest_ram_t){.host = h->host, .base = RAM_BASE, .size = RAM_SIZE,
+                             .written = on_written, .written_arg = h};
   vmx_virtio_io_t io = {on_irq, on_report, h};
   vmx_virtio_init(&h->dev, &test_ops, h, &h->ram, &io);
   H = h;
@@ -290,6 +300,10 @@ static void test_chain_out_in(void **state) {
   assert_int_equal(e->nin, 1);
   assert_int_equal(vmx_virtq_out_len(e), 13);
   assert_int_equal(vmx_virtq_in_len(e), 16);
+  /* The harts hear of the one device-writable segment, not the others. */
+  assert_int_equal(H->writtens, 1);
+  assert_int_equal(H->written_gpa, BUF + 0x100);
+  assert_int_equal(H->written_len, 16);
   char got[16] = {0};
   assert_int_equal(vmx_virtq_read(e, 3, got, sizeof got), 10);
   assert_memory_equal(got, "lo, device", 10);

@@ -48,7 +48,7 @@ static uint8_t *gp(uint64_t gpa) { return host + (gpa - RAM_BASE); }
 
 static int setup(void **state) {
   host = calloc(1, RAM_SIZE);
-  ram = (vmx_guest_ram_t){host, RAM_BASE, RAM_SIZE};
+  ram = (vmx_guest_ram_t){.host = host, .base = RAM_BASE, .size = RAM_SIZE};
   avail_idx = next_desc = 0;
   irq_level = reports = 0;
   snprintf(dir, sizeof dir, "/tmp/vmx-vblk-XXXXXX");

@@ -84,7 +84,7 @@ static void driver_start(void) {
 static int setup_with(void **state, const char *options) {
   harness_t *h = calloc(1, sizeof *h);
   h->host = calloc(1, RAM_SIZE);
-  h->ram = (vmx_guest_ram_t){h->host, RAM_BASE, RAM_SIZE};
+  h->ram = (vmx_guest_ram_t){.host = h->host, .base = RAM_BASE, .size = RAM_SIZE};
   char err[200] = "";
   int rc = vmx_virtio_gpu_create(&h->dev, NULL, &h->ram, NULL, options, err, sizeof err);
   if (rc != 0)

@@ -55,7 +55,7 @@ static void on_report(void *arg, const char *msg) {
 static int setup_with(void **state, const char *options) {
   harness_t *h = calloc(1, sizeof *h);
   h->host = calloc(1, RAM_SIZE);
-  h->ram = (vmx_guest_ram_t){h->host, RAM_BASE, RAM_SIZE};
+  h->ram = (vmx_guest_ram_t){.host = h->host, .base = RAM_BASE, .size = RAM_SIZE};
   assert_int_equal(uv_loop_init(&h->loop), 0);
   vmx_virtio_io_t io = {on_irq, on_report, h};
   char err[256] = "";

@@ -44,7 +44,7 @@ static const vmx_virtio_io_t io = {on_irq, on_report, NULL};
 
 static int setup(void **state) {
   host = calloc(1, RAM_SIZE);
-  ram = (vmx_guest_ram_t){host, RAM_BASE, RAM_SIZE};
+  ram = (vmx_guest_ram_t){.host = host, .base = RAM_BASE, .size = RAM_SIZE};
   memset(avail_idx, 0, sizeof avail_idx);
   irq_level = reports = rx_ready_calls = 0;
   tx_len = 0;

@@ -9,6 +9,8 @@
 
 #include "base/error.h"
 #include "cpu/riscv/interp.h"
+#include "mem/pages.h"
+#include "mem/rv_mmu.h"
 
 __thread vmx__rv_tls_t vmx__rv_tls;
 
@@ -57,6 +59,69 @@ void vmx_rv_cpu_close(vmx_rv_cpu_t *cpu) {
 void vmx_rv_cpu_flush_code(vmx_rv_cpu_t *cpu) {
   memset(cpu->bcache->bucket, 0, sizeof cpu->bcache->bucket);
   cpu->bcache->used = 0;
+  if (cpu->sys && cpu->sys->pages)
+    vmx_pages_clear_code(cpu->sys->pages, cpu->sys->shard);
+}
+
+/* A page's list runs through page_next[0] of the blocks that start on it
+ * and page_next[1] of those whose first instruction ends on it. */
+static vmx_rv_block_t *page_next(const vmx_rv_block_t *b, uint64_t page_pa) {
+  return (b->pa & ~(uint64_t)0xfff) == page_pa ? b->page_next[0] : b->page_next[1];
+}
+
+void vmx_rv_code_added(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b, unsigned which) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  uint64_t pn = vmx_pages_index(sys->pages, which ? b->pa2 : b->pa);
+  if (pn == UINT64_MAX)
+    return;
+  _Atomic(void *) *slot = vmx_pages_code(sys->pages, sys->shard, pn);
+  vmx_rv_block_t *head = atomic_load_explicit(slot, memory_order_relaxed);
+  b->page_next[which] = head;
+  atomic_store_explicit(slot, b, memory_order_relaxed);
+  if (!head) {
+    /* The page's first code here: stores to it must now take the slow
+     * path, in this hart's TLB and (by request) in the others'. */
+    vmx_rv_tlb_protect(cpu, sys->pages->base + (pn << VMX_PAGES_SHIFT));
+    vmx_pages_code_added(sys->pages, sys->shard, pn);
+  }
+}
+
+void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  vmx_rv_bcache_t *bc = cpu->bcache;
+  _Atomic(void *) *slot = vmx_pages_code(sys->pages, sys->shard, pn);
+  vmx_rv_block_t *b = atomic_load_explicit(slot, memory_order_relaxed);
+  atomic_store_explicit(slot, NULL, memory_order_relaxed);
+  uint64_t page_pa = sys->pages->base + (pn << VMX_PAGES_SHIFT);
+  while (b) {
+    vmx_rv_block_t *next = page_next(b, page_pa);
+    if (b->live_pc != VMX_RV_BLOCK_DEAD) {
+      /* Out of its bucket, and dead to chains that still point at it; a
+       * block running now finishes (the spec wants a fence.i before
+       * modified code must run). The arena keeps it until a flush. */
+      vmx_rv_block_t **p = &bc->bucket[vmx__bucket(b->pa)];
+      while (*p && *p != b)
+        p = &(*p)->hash_next;
+      if (*p)
+        *p = b->hash_next;
+      b->live_pc = VMX_RV_BLOCK_DEAD;
+      sys->code_drops++;
+    }
+    b = next;
+  }
+}
+
+static void take_request(void *arg, unsigned kind, uint64_t pn) {
+  vmx_rv_cpu_t *cpu = arg;
+  if (kind == VMX_PAGES_INVAL)
+    vmx_rv_code_drop_page(cpu, pn);
+  else
+    vmx_rv_tlb_protect(cpu, cpu->sys->pages->base + (pn << VMX_PAGES_SHIFT));
+}
+
+void vmx_rv_code_sync(vmx_rv_cpu_t *cpu) {
+  if (cpu->sys && cpu->sys->pages)
+    vmx_pages_take(cpu->sys->pages, cpu->sys->shard, take_request, cpu);
 }
 
 /* User-level CSRs (unpriv ch. 8 and 10): the FP CSRs and the counters. */

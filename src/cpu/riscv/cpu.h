@@ -30,8 +30,9 @@ typedef enum {
 } vmx_rv_exit_t;
 
 /* Bits of exit_request. Other threads set EXIT; the cpu sets IRQ on itself
- * when something it did may have made an interrupt deliverable. */
-enum { VMX_RV_REQ_EXIT = 1, VMX_RV_REQ_IRQ = 2 };
+ * when something it did may have made an interrupt deliverable; CODE means
+ * the hart's page requests (mem/pages.h) want a look. */
+enum { VMX_RV_REQ_EXIT = 1, VMX_RV_REQ_IRQ = 2, VMX_RV_REQ_CODE = 4 };
 
 /* Privilege levels. */
 enum { VMX_RV_PRIV_U = 0, VMX_RV_PRIV_S = 1, VMX_RV_PRIV_M = 3 };
@@ -51,6 +52,9 @@ typedef struct vmx_rv_tlb_entry {
 #define VMX_RV_TLB_VICTIMS 8
 #define VMX_RV_TLB_INVALID ((uint64_t)1 << 10)
 #define VMX_RV_TLB_IO ((uint64_t)1 << 11)
+/* In tag_w: the page holds decoded code, so stores take the slow path,
+ * which tells the harts that decoded it (mem/pages.h). */
+#define VMX_RV_TLB_NOTIFY ((uint64_t)1 << 9)
 
 /* Translation regimes, one TLB each: U, S, M (bare; data accesses under
  * MPRV use MPP's regime), and S with mstatus.SUM set, so that Linux's
@@ -88,6 +92,11 @@ typedef struct vmx_rv_sys {
   uint8_t *ram;
   uint64_t ram_base, ram_size;
   uint64_t watch_pa;
+  /* RAM's page descriptors (which harts hold code where), shared by the
+   * machine's harts, this hart's shard in them; NULL: none, and fence.i
+   * drops every decoded block instead. */
+  struct vmx_pages *pages;
+  unsigned shard;
   const vmx_rv_machine_ops_t *ops;
   void *machine;
 
@@ -116,6 +125,7 @@ typedef struct vmx_rv_sys {
   vmx_rv_tlb_entry_t victim[VMX_RV_MMU_COUNT][VMX_RV_TLB_VICTIMS];
   unsigned victim_next[VMX_RV_MMU_COUNT];
   uint64_t tlb_walks;            /* misses that walked the page table */
+  uint64_t code_drops;           /* blocks dropped because their code was written */
 
   /* The U, S and S_SUM tables of other address spaces, by satp (mem/rv_mmu.c). */
   struct vmx_rv_tlb_set {
@@ -204,7 +214,8 @@ typedef struct vmx_rv_cpu {
 
   /* The code generation this cpu's decoded blocks belong to. When *code_gen
    * (shared by all vCPUs of an address space) differs, the block cache is
-   * flushed before the next block runs (munmap, mprotect, fence.i). */
+   * flushed before the next block runs (user mode: munmap, mprotect,
+   * fence.i; system mode: a debugger's memory write). */
   uint64_t bcache_gen;
   _Atomic uint64_t *code_gen;   /* never NULL after init */
   _Atomic uint64_t own_code_gen;
@@ -272,6 +283,12 @@ bool vmx_rv_cpu_host_fault(int signo, int si_code, void *host_addr);
 
 /* Drops every decoded block of this cpu (called by the owner thread). */
 void vmx_rv_cpu_flush_code(vmx_rv_cpu_t *cpu);
+
+/* System mode with page descriptors (sys->pages), owner thread: drops the
+ * blocks decoded from RAM page pn (its number in sys->pages), and takes
+ * the page requests other threads left for this hart. */
+void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn);
+void vmx_rv_code_sync(vmx_rv_cpu_t *cpu);
 
 /* Asks the cpu to leave vmx_rv_cpu_run() at the next block boundary.
  * Thread-safe, async-signal-safe. */

@@ -1,0 +1,107 @@
+/* Physical page descriptors of guest RAM, sharded by hart.
+ *
+ * What a page holds that the harts must know about is decoded code: a store
+ * to a page from which some hart has decoded blocks must drop those blocks
+ * before that hart runs them again. With that known for every page, fence.i
+ * costs nothing more than a look at the hart's requests (Linux issues tens
+ * of thousands of them in a boot, one for nearly every executable page it
+ * maps), and a store to code is noticed even without one, as QEMU does.
+ *
+ * The descriptors are split into one shard per hart, and each shard is
+ * written by its own hart only, so harts never contend on a cache line:
+ *   - code[page]: the first of this hart's blocks decoded from the page
+ *     (the interpreter chains the rest), or NULL. Other threads only test it
+ *     for NULL.
+ *   - two request bitmaps over the pages, which any thread may set and the
+ *     owner takes: INVAL (a store or a device wrote the page: drop your
+ *     blocks there) and PROTECT (someone decoded code there: make your
+ *     store TLB entries for the page take the slow path). Setting a bit
+ *     raises the hart's exit request, so it looks at them at its next block
+ *     boundary; fence.i looks at them at once. A summary word per 64 bitmap
+ *     words keeps the look cheap.
+ *
+ * A race the design accepts (QEMU's MTTCG has the same): a hart whose
+ * store TLB entry for a page was filled before another hart first decoded
+ * code there may store to it once more, up to its next block boundary,
+ * without the decoder hearing of it. Only a store racing with the very
+ * first decode of the bytes it changes is missed; code written, published
+ * and then run (what fence.i orders) is always seen.
+ */
+#ifndef VMX_MEM_PAGES_H
+#define VMX_MEM_PAGES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMX_PAGES_SHIFT 12
+#define VMX_PAGES_MAX_SHARDS 64
+
+enum { VMX_PAGES_INVAL, VMX_PAGES_PROTECT, VMX_PAGES_KINDS };
+
+typedef struct vmx_page_shard {
+  _Atomic(void *) *code;               /* npages entries */
+  _Atomic uint64_t *req[VMX_PAGES_KINDS];  /* npages bits each */
+  _Atomic uint64_t *sum[VMX_PAGES_KINDS];  /* one bit per word of req */
+  _Atomic bool pending;                /* some request bit may be set */
+  _Atomic uint32_t *exit_request;      /* the hart's; NULL until attached */
+  uint32_t req_bit;                    /* what to set in it */
+  uint64_t posted;                     /* requests taken, for statistics */
+} vmx_page_shard_t;
+
+typedef struct vmx_pages {
+  uint64_t base, npages;
+  unsigned nshards;
+  size_t words;                        /* uint64_t words of one request bitmap */
+  vmx_page_shard_t shard[];
+} vmx_pages_t;
+
+/* Descriptors for RAM [base, base+size) (page-aligned) and nshards harts,
+ * everything clear; NULL when out of memory or nshards is 0 or above
+ * VMX_PAGES_MAX_SHARDS. */
+vmx_pages_t *vmx_pages_new(uint64_t base, uint64_t size, unsigned nshards);
+void vmx_pages_free(vmx_pages_t *p);
+
+/* Requests to shard become req_bit in *exit_request. */
+void vmx_pages_attach(vmx_pages_t *p, unsigned shard, _Atomic uint32_t *exit_request,
+                      uint32_t req_bit);
+
+/* Page number of pa, or UINT64_MAX when pa is not in RAM. */
+static inline uint64_t vmx_pages_index(const vmx_pages_t *p, uint64_t pa) {
+  uint64_t off = pa - p->base;
+  return pa >= p->base && (off >> VMX_PAGES_SHIFT) < p->npages ? off >> VMX_PAGES_SHIFT
+                                                                 : UINT64_MAX;
+}
+
+/* The owner's code slot of page pn. */
+static inline _Atomic(void *) *vmx_pages_code(vmx_pages_t *p, unsigned shard, uint64_t pn) {
+  return &p->shard[shard].code[pn];
+}
+
+/* Whether any hart has code decoded from page pn. */
+static inline bool vmx_pages_has_code(const vmx_pages_t *p, uint64_t pn) {
+  for (unsigned s = 0; s < p->nshards; s++)
+    if (atomic_load_explicit(&p->shard[s].code[pn], memory_order_relaxed))
+      return true;
+  return false;
+}
+
+/* [pa, pa+len) was written (by shard self, or by a device when self is
+ * negative): every other hart with code there gets an INVAL request.
+ * Returns whether self itself has code in the range (it must drop it). */
+bool vmx_pages_written(vmx_pages_t *p, int self, uint64_t pa, uint64_t len);
+
+/* Shard self has decoded its first code from page pn: every other hart
+ * gets a PROTECT request for it. */
+void vmx_pages_code_added(vmx_pages_t *p, unsigned self, uint64_t pn);
+
+/* Takes shard's pending requests, calling fn for each (owner thread).
+ * Costs one load when there are none. */
+void vmx_pages_take(vmx_pages_t *p, unsigned shard,
+                    void (*fn)(void *arg, unsigned kind, uint64_t pn), void *arg);
+
+/* Clears every code slot of shard (its blocks are all gone). */
+void vmx_pages_clear_code(vmx_pages_t *p, unsigned shard);
+
+#endif
