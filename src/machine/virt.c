@@ -852,7 +852,8 @@ static bool hart_mmio_read(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsign
   const region_t *r = region_find(m, pa, size);
   if (!r || !h->vcpu.ctx)
     return false;
-  cpu->icount = hart_count(cpu); /* what the ask is stamped with */
+  if (m->opt.icount)
+    cpu->icount = hart_count(cpu); /* what the ask is stamped with */
   vmx_msg_t req = VMX_MSG_INIT(MMIO_READ), reply;
   req.body.mmio_read.offset = pa - r->base;
   req.body.mmio_read.size = size;
@@ -889,7 +890,8 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
   }
   if (!h->vcpu.ctx)
     return false;
-  cpu->icount = hart_count(cpu); /* what the message is stamped with */
+  if (m->opt.icount)
+    cpu->icount = hart_count(cpu); /* what the message is stamped with */
   vmx_msg_t msg = VMX_MSG_INIT(MMIO_WRITE);
   msg.body.mmio_write.offset = off;
   msg.body.mmio_write.size = size;
