@@ -82,6 +82,10 @@ static bool write_half(uint64_t *reg, unsigned half, unsigned size, uint64_t val
 }
 
 uint64_t vmx_aclint_read(vmx_aclint_t *c, uint64_t off, unsigned size) {
+  return vmx_aclint_read_at(c, off, size, c->io.now(c->io.arg));
+}
+
+uint64_t vmx_aclint_read_at(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t now) {
   if ((size != 4 && size != 8) || off % size != 0)
     return 0;
   if (off < MSIP_END) {
@@ -93,7 +97,7 @@ uint64_t vmx_aclint_read(vmx_aclint_t *c, uint64_t off, unsigned size) {
     return hart < c->nharts ? read_half(c->mtimecmp[hart], off % 8, size) : 0;
   }
   if (off == VMX_ACLINT_MTIME || off == VMX_ACLINT_MTIME + 4)
-    return read_half(vmx_aclint_mtime(c), (unsigned)(off - VMX_ACLINT_MTIME), size);
+    return read_half(now + c->offset, (unsigned)(off - VMX_ACLINT_MTIME), size);
   return 0;
 }
 
@@ -106,8 +110,8 @@ static void write_msip(vmx_aclint_t *c, unsigned hart, uint64_t val) {
     c->io.set_msip(c->io.arg, hart, level);
 }
 
-static void write_mtime(vmx_aclint_t *c, unsigned half, unsigned size, uint64_t val) {
-  uint64_t now = c->io.now(c->io.arg);
+static void write_mtime(vmx_aclint_t *c, unsigned half, unsigned size, uint64_t val,
+                        uint64_t now) {
   uint64_t mtime = now + c->offset;
   if (!write_half(&mtime, half, size, val))
     return;
@@ -117,6 +121,11 @@ static void write_mtime(vmx_aclint_t *c, unsigned half, unsigned size, uint64_t 
 }
 
 void vmx_aclint_write(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t val) {
+  vmx_aclint_write_at(c, off, size, val, c->io.now(c->io.arg));
+}
+
+void vmx_aclint_write_at(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t val,
+                         uint64_t now) {
   if ((size != 4 && size != 8) || off % size != 0)
     return;
   if (off < MSIP_END) {
@@ -128,9 +137,48 @@ void vmx_aclint_write(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t val
   if (off >= VMX_ACLINT_MTIMECMP_BASE && off < MTIMECMP_END) {
     uint64_t hart = (off - VMX_ACLINT_MTIMECMP_BASE) / 8;
     if (hart < c->nharts && write_half(&c->mtimecmp[hart], off % 8, size, val))
-      evaluate(c, (unsigned)hart, c->io.now(c->io.arg), false);
+      evaluate(c, (unsigned)hart, now, false);
     return;
   }
   if (off == VMX_ACLINT_MTIME || off == VMX_ACLINT_MTIME + 4)
-    write_mtime(c, (unsigned)(off - VMX_ACLINT_MTIME), size, val);
+    write_mtime(c, (unsigned)(off - VMX_ACLINT_MTIME), size, val, now);
+}
+
+uint64_t vmx_aclint_offset(const vmx_aclint_t *c) { return c->offset; }
+
+uint64_t vmx_aclint_mtimecmp(const vmx_aclint_t *c, unsigned hart) {
+  return hart < c->nharts ? c->mtimecmp[hart] : UINT64_MAX;
+}
+
+/* ------------------------------------------------------------ -icount */
+
+uint64_t vmx_aclint_due(uint64_t cmp, uint64_t offset, uint64_t now) {
+  uint64_t mtime = now + offset;
+  if (cmp <= mtime)
+    return now;
+  uint64_t wait = cmp - mtime;
+  return now + wait < now ? VMX_ACLINT_DISARMED : now + wait;
+}
+
+uint64_t vmx_aclint_vclock_ticks(const vmx_aclint_vclock_t *v, uint64_t icount) {
+  /* icount << shift stays below 2^64 for any run shorter than centuries. */
+  return ((icount << v->shift) + v->bias_ns) / VMX_ACLINT_NS_PER_TICK;
+}
+
+uint64_t vmx_aclint_vclock_icount_at(const vmx_aclint_vclock_t *v, uint64_t ticks) {
+  if (ticks > UINT64_MAX / VMX_ACLINT_NS_PER_TICK)
+    return UINT64_MAX;
+  uint64_t ns = ticks * VMX_ACLINT_NS_PER_TICK;
+  if (ns <= v->bias_ns)
+    return 0;
+  uint64_t per = (uint64_t)1 << v->shift;
+  return (ns - v->bias_ns + per - 1) >> v->shift;
+}
+
+void vmx_aclint_vclock_skip(vmx_aclint_vclock_t *v, uint64_t icount, uint64_t ticks) {
+  if (ticks > UINT64_MAX / VMX_ACLINT_NS_PER_TICK)
+    return;
+  uint64_t ns = (icount << v->shift) + v->bias_ns, want = ticks * VMX_ACLINT_NS_PER_TICK;
+  if (want > ns)
+    v->bias_ns += want - ns;
 }

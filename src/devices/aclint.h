@@ -20,6 +20,13 @@
  * mtimecmp starts at all-ones (the ACLINT spec leaves it unknown at reset;
  * all-ones means no timer interrupt is pending at boot) and msip at 0.
  *
+ * Deterministic time (-icount): the caller may instead pass the time of each
+ * access itself (vmx_aclint_read_at, vmx_aclint_write_at: `now` in the same
+ * units as io->now), when every hart has a clock of its own; the
+ * vmx_aclint_vclock_* functions below are that clock, and the hart then
+ * raises its own MTIP from vmx_aclint_mtimecmp and vmx_aclint_offset rather
+ * than from set_mtip and host timers.
+ *
  * Thread-safety: none; the owner serialises every call. Callbacks run
  * synchronously inside the call that caused them.
  */
@@ -79,11 +86,63 @@ uint64_t vmx_aclint_read(vmx_aclint_t *c, uint64_t off, unsigned size);
  * re-evaluates MTIP (and the deadline) of the harts it affects. */
 void vmx_aclint_write(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t val);
 
+/* The same two at an explicit time `now` (the accessing hart's clock, in
+ * io->now's units) in place of io->now. */
+uint64_t vmx_aclint_read_at(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t now);
+void vmx_aclint_write_at(vmx_aclint_t *c, uint64_t off, unsigned size, uint64_t val,
+                         uint64_t now);
+
 /* Re-evaluates every hart's MTIP against now(): call it when a host timer
  * armed through timer_armed expires. */
 void vmx_aclint_tick(vmx_aclint_t *c);
 
 /* The current mtime (now() + offset): what the `time` CSR reads. */
 uint64_t vmx_aclint_mtime(const vmx_aclint_t *c);
+
+/* mtime - now() (modulo 2^64): what guest writes of mtime changed. */
+uint64_t vmx_aclint_offset(const vmx_aclint_t *c);
+
+/* hart's mtimecmp (all-ones for a hart at or above nharts). */
+uint64_t vmx_aclint_mtimecmp(const vmx_aclint_t *c, unsigned hart);
+
+/* When, in now() units, mtime (now + offset) reaches cmp, seen at time now:
+ * now itself when it has already (the timer is pending), else the now()
+ * that makes mtime == cmp, or VMX_ACLINT_DISARMED when that lies past
+ * UINT64_MAX. The same rule the device applies to MTIP; also used for
+ * Sstc's stimecmp, which counts in mtime as well. */
+uint64_t vmx_aclint_due(uint64_t cmp, uint64_t offset, uint64_t now);
+
+/* ------------------------------------------------------------ -icount
+ *
+ * A hart's virtual clock under -icount shift=N (QEMU's meaning of N: one
+ * instruction every 2^N ns of virtual time): after icount retired
+ * instructions the clock reads
+ *
+ *   ns    = icount * 2^shift + bias_ns
+ *   ticks = ns / 100            (10 MHz: the now() of read_at/write_at)
+ *
+ * bias_ns starts at 0 and grows only when the hart waits in wfi for a timer:
+ * vmx_aclint_vclock_skip moves the clock forward to the deadline at once
+ * (QEMU's sleep=off), so idle time costs no host time and every value the
+ * hart sees is a function of its instruction count. */
+#define VMX_ACLINT_NS_PER_TICK 100u /* 1e9 / VMX_ACLINT_FREQ_HZ */
+#define VMX_ACLINT_MAX_SHIFT 10u
+
+typedef struct vmx_aclint_vclock {
+  unsigned shift;   /* 0..VMX_ACLINT_MAX_SHIFT */
+  uint64_t bias_ns; /* time skipped while idle */
+} vmx_aclint_vclock_t;
+
+/* The clock in ticks after icount instructions. */
+uint64_t vmx_aclint_vclock_ticks(const vmx_aclint_vclock_t *v, uint64_t icount);
+
+/* The smallest instruction count at which the clock reads `ticks` or more
+ * (0 when it already does at 0), or UINT64_MAX when never. */
+uint64_t vmx_aclint_vclock_icount_at(const vmx_aclint_vclock_t *v, uint64_t ticks);
+
+/* Moves the clock forward so that at icount it reads exactly `ticks` (ns ==
+ * ticks * 100); does nothing when it reads that much already or ticks is
+ * out of range. */
+void vmx_aclint_vclock_skip(vmx_aclint_vclock_t *v, uint64_t icount, uint64_t ticks);
 
 #endif

@@ -63,6 +63,13 @@ typedef struct hart {
   vmx_virt_t *m;
   unsigned index;
   vmx_loop_t *loop;
+  /* -icount: the hart's own clock (bias_ns changes on the hart's thread
+   * only, and is read by the CLINT actor while the hart waits for its ask),
+   * its mtimecmp as the CLINT has it (written by the device loop), and
+   * whether a timer changed in a way its current run's limit misses. */
+  vmx_aclint_vclock_t clock;
+  _Atomic uint64_t mtimecmp;
+  bool resync;
 } hart_t;
 
 /* A device's MMIO range and the actor that owns it. */
@@ -80,6 +87,8 @@ typedef struct options {
   const char *gdb;   /* -gdb DEV / -s: where the GDB server listens */
   bool gdb_wait;     /* -S: harts wait for gdb before the first instruction */
   bool trace_exec;   /* --trace-exec: log every block entered */
+  bool icount;       /* -icount: time from each hart's instruction count */
+  unsigned icount_shift;
 } options_t;
 
 struct vmx_virt {
@@ -118,6 +127,7 @@ struct vmx_virt {
   uv_timer_t mtimer[VMX_VIRT_MAX_HARTS], stimer[VMX_VIRT_MAX_HARTS];
   uint64_t sdeadline[VMX_VIRT_MAX_HARTS];
   bool timers_ready;
+  _Atomic uint64_t clint_offset; /* -icount: the CLINT's mtime - now(), for the harts */
 
   /* Console. */
   uint8_t out[4096];
@@ -160,15 +170,29 @@ static void machine_finish(vmx_virt_t *m, int code) { machine_end(m, code, false
 /* ------------------------------------------------------------ time */
 
 /* mtime: 10 MHz ticks of the host's monotonic clock since the machine
- * started. Any thread. */
+ * started. Any thread. Under -icount there is no machine-wide clock: every
+ * access to the CLINT comes with the time of the hart that makes it, and
+ * this is only the clock's start (0). */
 static uint64_t machine_now(void *arg) {
   vmx_virt_t *m = arg;
-  return (vmx_clock_ns(CLOCK_MONOTONIC) - m->t0_ns) / 100u;
+  if (m->opt.icount)
+    return 0;
+  return (vmx_clock_ns(CLOCK_MONOTONIC) - m->t0_ns) / VMX_ACLINT_NS_PER_TICK;
 }
 
-static uint64_t hart_mtime(void *machine) {
+/* The hart's retired instructions at this point of its run: the
+ * interpreter takes a block's length from the budget on entering it, so
+ * this is the count at the end of the current block (exact between
+ * blocks); outside a run it is icount. */
+static uint64_t hart_count(const vmx_rv_cpu_t *cpu) { return cpu->icount_limit - cpu->budget; }
+
+static uint64_t hart_mtime(void *machine, vmx_rv_cpu_t *cpu, uint64_t now) {
   vmx_virt_t *m = machine;
-  return vmx_aclint_mtime(&m->clint);
+  if (!m->opt.icount)
+    return vmx_aclint_mtime(&m->clint);
+  hart_t *h = cpu->opaque;
+  return vmx_aclint_vclock_ticks(&h->clock, now) +
+         atomic_load_explicit(&m->clint_offset, memory_order_acquire);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -535,8 +559,11 @@ static void clint_msip(void *arg, unsigned hart, bool level) {
 }
 
 static void clint_mtip(void *arg, unsigned hart, bool level) {
+  vmx_virt_t *m = arg;
+  if (m->opt.icount)
+    return; /* each hart raises its own MTIP (hart_timer_sync) */
   uint64_t bit = VMX_RV_MIP(VMX_RV_IRQ_MTI);
-  hart_lines(arg, hart, level ? bit : 0, level ? 0 : bit);
+  hart_lines(m, hart, level ? bit : 0, level ? 0 : bit);
 }
 
 /* Arms a host timer for when the clock that reads `now` reaches deadline
@@ -557,7 +584,7 @@ static void mtimer_cb(uv_timer_t *t) {
 
 static void clint_armed(void *arg, unsigned hart, uint64_t deadline) {
   vmx_virt_t *m = arg;
-  if (hart < m->nharts && m->timers_ready)
+  if (hart < m->nharts && m->timers_ready && !m->opt.icount)
     timer_arm(&m->mtimer[hart], machine_now(m),
               deadline == VMX_ACLINT_DISARMED ? UINT64_MAX : deadline, mtimer_cb);
 }
@@ -596,10 +623,56 @@ static void timers_close(vmx_virt_t *m) {
   m->timers_ready = false;
 }
 
+/* -icount: the hart that sent msg, or nharts. */
+static unsigned sender_hart(const vmx_virt_t *m, const vmx_msg_t *msg) {
+  for (unsigned i = 0; i < m->nharts; i++)
+    if (m->harts[i] && m->harts[i]->vcpu.addr == msg->env.src)
+      return i;
+  return m->nharts;
+}
+
+/* -icount: the sender's clock at the count its message is stamped with
+ * (the hart waits for the answer, so its bias holds still meanwhile). */
+static uint64_t sender_now(const vmx_virt_t *m, unsigned hart, const vmx_msg_t *msg) {
+  if (hart >= m->nharts || msg->env.icount == VMX_ICOUNT_NONE)
+    return 0;
+  return vmx_aclint_vclock_ticks(&m->harts[hart]->clock, msg->env.icount);
+}
+
+/* -icount: gives the harts the CLINT's timer state after a write. The
+ * writer reads it when its write returns; any other hart whose timer
+ * changed gets a HART_IRQ, which makes it look again (at a count that
+ * depends on host timing: only a hart's own timer writes are exact). */
+static void clint_publish(vmx_virt_t *m, unsigned writer) {
+  uint64_t off = vmx_aclint_offset(&m->clint);
+  bool off_changed = atomic_exchange_explicit(&m->clint_offset, off, memory_order_acq_rel) != off;
+  for (unsigned i = 0; i < m->nharts; i++) {
+    uint64_t cmp = vmx_aclint_mtimecmp(&m->clint, i);
+    bool changed = atomic_exchange_explicit(&m->harts[i]->mtimecmp, cmp, memory_order_acq_rel) != cmp;
+    if ((changed || off_changed) && i != writer)
+      hart_lines(m, i, 0, 0);
+  }
+}
+
 static int clint_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   timers_init(m, vmx_loop_uv(vmx_actor_loop(ctx)));
   int rc = 0;
+  if (m->opt.icount && (msg->env.type == VMX_MSG_MMIO_READ || msg->env.type == VMX_MSG_MMIO_WRITE)) {
+    unsigned hart = sender_hart(m, msg);
+    uint64_t now = sender_now(m, hart, msg);
+    if (msg->env.type == VMX_MSG_MMIO_READ) {
+      const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+      bool ok = mmio_size_ok(r->size);
+      return mmio_reply(ctx, ok ? vmx_aclint_read_at(&m->clint, r->offset, r->size, now) : 0, ok);
+    }
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size)) {
+      vmx_aclint_write_at(&m->clint, w->offset, w->size, w->value, now);
+      clint_publish(m, hart);
+    }
+    return mmio_ack(ctx, msg);
+  }
   switch (msg->env.type) {
   MMIO_CASES(ctx, msg, aclint, &m->clint)
   case VMX_MSG_TIMER_SET: {
@@ -689,6 +762,91 @@ static const region_t *region_find(const vmx_virt_t *m, uint64_t pa, unsigned si
   return NULL;
 }
 
+/* ------------------------------------------------------------ -icount */
+
+/* Sets the hart's MTIP from its clock after `count` instructions and
+ * returns the count at which a timer (MTIP from mtimecmp, STIP from Sstc's
+ * stimecmp) next falls due, or UINT64_MAX. Hart thread. */
+static uint64_t hart_timer_sync(hart_t *h, uint64_t count) {
+  vmx_virt_t *m = h->m;
+  uint64_t off = atomic_load_explicit(&m->clint_offset, memory_order_acquire);
+  uint64_t now = vmx_aclint_vclock_ticks(&h->clock, count);
+  uint64_t limit = UINT64_MAX;
+  uint64_t due = vmx_aclint_due(atomic_load_explicit(&h->mtimecmp, memory_order_acquire), off, now);
+  uint64_t bit = VMX_RV_MIP(VMX_RV_IRQ_MTI);
+  bool level = due <= now;
+  if (level != !!(atomic_load_explicit(&h->sys.ext_mip, memory_order_relaxed) & bit))
+    vmx_rv_sys_set_lines(&h->cpu, level ? bit : 0, level ? 0 : bit);
+  if (!level && due != VMX_ACLINT_DISARMED)
+    limit = vmx_aclint_vclock_icount_at(&h->clock, due);
+  if (h->sys.menvcfg & VMX_RV_MENVCFG_STCE) {
+    uint64_t sdue = vmx_aclint_due(h->sys.stimecmp, off, now);
+    if (sdue > now && sdue != VMX_ACLINT_DISARMED) {
+      uint64_t at = vmx_aclint_vclock_icount_at(&h->clock, sdue);
+      limit = at < limit ? at : limit;
+    }
+  }
+  return limit;
+}
+
+/* A wfi found nothing pending: moves the clock to the first timer that
+ * would wake it (one enabled in mie), as QEMU's -icount sleep=off does.
+ * Returns false when no timer would: the hart waits for a message. */
+static bool hart_skip(hart_t *h) {
+  uint64_t count = h->cpu.icount, now = vmx_aclint_vclock_ticks(&h->clock, count);
+  uint64_t off = atomic_load_explicit(&h->m->clint_offset, memory_order_acquire);
+  uint64_t target = VMX_ACLINT_DISARMED;
+  if (h->sys.mie & VMX_RV_MIP(VMX_RV_IRQ_MTI))
+    target = vmx_aclint_due(atomic_load_explicit(&h->mtimecmp, memory_order_acquire), off, now);
+  if ((h->sys.menvcfg & VMX_RV_MENVCFG_STCE) && (h->sys.mie & VMX_RV_MIP(VMX_RV_IRQ_STI))) {
+    uint64_t sdue = vmx_aclint_due(h->sys.stimecmp, off, now);
+    target = sdue < target ? sdue : target;
+  }
+  if (target == VMX_ACLINT_DISARMED || target <= now)
+    return false;
+  vmx_aclint_vclock_skip(&h->clock, count, target);
+  return true;
+}
+
+/* The hart's timers changed from inside its run (stimecmp, menvcfg.STCE, a
+ * write to the CLINT): the run ends at the next block boundary, whose count
+ * depends only on the guest's code, and hart_run starts it again with the
+ * new limit. */
+static void hart_resync(hart_t *h) {
+  h->resync = true;
+  atomic_fetch_or_explicit(&h->cpu.exit_request, VMX_RV_REQ_EXIT, memory_order_relaxed);
+}
+
+/* The hart's own write to the CLINT has been done (the ask returned): MTIP
+ * takes its new level now, the deadline at the next block boundary. */
+static void hart_timer_written(hart_t *h) {
+  hart_timer_sync(h, hart_count(&h->cpu));
+  hart_resync(h);
+}
+
+/* The hart's run: under -icount it stops at the count of each timer
+ * deadline (icount_limit), where hart_timer_sync raises the line before the
+ * next instruction, and a wfi with nothing pending jumps the clock to the
+ * next deadline instead of waiting in host time. */
+static vmx_rv_exit_t hart_run(vmx_rv_cpu_t *cpu) {
+  hart_t *h = cpu->opaque;
+  if (!h->m->opt.icount)
+    return vmx_rv_cpu_run_sys(cpu);
+  for (;;) {
+    h->resync = false;
+    cpu->icount_limit = hart_timer_sync(h, cpu->icount);
+    vmx_rv_exit_t why = vmx_rv_cpu_run_sys(cpu);
+    if (why == VMX_RV_EXIT_LIMIT)
+      continue; /* a timer fell due */
+    if (why == VMX_RV_EXIT_WFI && hart_skip(h))
+      continue;
+    if (why == VMX_RV_EXIT_REQUEST && h->resync && h->vcpu.ctx &&
+        !vmx_actor_mail_waiting(h->vcpu.ctx))
+      continue;
+    return why;
+  }
+}
+
 static bool hart_mmio_read(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsigned size,
                            uint64_t *val) {
   vmx_virt_t *m = machine;
@@ -696,6 +854,8 @@ static bool hart_mmio_read(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsign
   const region_t *r = region_find(m, pa, size);
   if (!r || !h->vcpu.ctx)
     return false;
+  if (m->opt.icount)
+    cpu->icount = hart_count(cpu); /* what the ask is stamped with */
   vmx_msg_t req = VMX_MSG_INIT(MMIO_READ), reply;
   req.body.mmio_read.offset = pa - r->base;
   req.body.mmio_read.size = size;
@@ -732,6 +892,8 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
   }
   if (!h->vcpu.ctx)
     return false;
+  if (m->opt.icount)
+    cpu->icount = hart_count(cpu); /* what the message is stamped with */
   vmx_msg_t msg = VMX_MSG_INIT(MMIO_WRITE);
   msg.body.mmio_write.offset = off;
   msg.body.mmio_write.size = size;
@@ -745,6 +907,8 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
     if (rc)
       vmx_log_error("hart %u: write to 0x%" PRIx64 " got no answer: %s", h->index, pa,
                     vmx_strerror(rc));
+    if (m->opt.icount && dst == m->clint_a)
+      hart_timer_written(h);
     return true;
   }
   for (unsigned tries = 0; (rc = vmx_actor_send(h->vcpu.ctx, dst, &msg)) == VMX_EAGAIN &&
@@ -758,6 +922,10 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
 static void hart_timer_changed(void *machine, vmx_rv_cpu_t *cpu, uint64_t stimecmp) {
   vmx_virt_t *m = machine;
   hart_t *h = cpu->opaque;
+  if (m->opt.icount) {
+    hart_resync(h);
+    return;
+  }
   if (!h->vcpu.ctx)
     return;
   vmx_msg_t msg = VMX_MSG_INIT(TIMER_SET);
@@ -826,6 +994,11 @@ static void hart_setup(hart_t *h) {
   h->cpu.x[10] = h->index;
   h->cpu.x[11] = m->fdt_addr;
   h->cpu.x[12] = m->info_addr;
+  if (m->opt.icount) {
+    /* hart_count reads icount until the first run sets a limit. */
+    h->cpu.icount_limit = h->cpu.icount;
+    h->cpu.budget = 0;
+  }
 }
 
 static void hart_reset(vmx_vcpu_t *v) {
@@ -884,6 +1057,9 @@ static void usage(FILE *out) {
           "  -netdev user,id=ID[,hostfwd=tcp::HOSTPORT-:GUESTPORT]  user-mode network\n"
           "  -display none     the only display: see the monitor's screendump\n"
           "  -S                do not start the harts until gdb continues them\n"
+          "  -icount [shift=]N[,sleep=off]  deterministic time: each hart's clock runs\n"
+          "                    2^N ns per instruction it retires (N 0 to 10), and a hart\n"
+          "                    idle in wfi jumps to its next timer deadline\n"
           "  --trace-exec      log every block of guest code entered on stderr, named\n"
           "                    from -kernel's ELF symbols and DWARF lines when it has them\n"
           "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
@@ -914,6 +1090,55 @@ static bool parse_size(const char *s, uint64_t *out) {
   if (v > UINT64_MAX / mul)
     return false;
   *out = v * mul;
+  return true;
+}
+
+/* -icount's value, QEMU's way: "N" or "shift=N", and "sleep=off" (the only
+ * mode vmx has), separated by commas. */
+static bool parse_icount(const char *val, unsigned *shift) {
+  char buf[128];
+  if (strlen(val) >= sizeof buf) {
+    vmx_log_error("-icount %s: too long", val);
+    return false;
+  }
+  strcpy(buf, val);
+  bool have_shift = false;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    const char *num = NULL;
+    if (!strncmp(tok, "shift=", 6))
+      num = tok + 6;
+    else if (tok == buf && tok[0] >= '0' && tok[0] <= '9')
+      num = tok;
+    if (num) {
+      char *end;
+      errno = 0;
+      unsigned long n = strtoul(num, &end, 10);
+      if (!strcmp(num, "auto")) {
+        vmx_log_error("-icount shift=auto: vmx has no adaptive mode; give shift=0 to %u",
+                      VMX_ACLINT_MAX_SHIFT);
+        return false;
+      }
+      if (errno || end == num || *end || n > VMX_ACLINT_MAX_SHIFT) {
+        vmx_log_error("-icount %s: shift must be a number from 0 to %u", val, VMX_ACLINT_MAX_SHIFT);
+        return false;
+      }
+      *shift = (unsigned)n;
+      have_shift = true;
+    } else if (!strcmp(tok, "sleep=on")) {
+      vmx_log_error("-icount %s: vmx has sleep=off only (idle harts skip to their next timer)",
+                    val);
+      return false;
+    } else if (strcmp(tok, "sleep=off")) {
+      vmx_log_error("-icount %s: unknown option '%s' (give [shift=]N[,sleep=off])", val, tok);
+      return false;
+    }
+  }
+  if (!have_shift) {
+    vmx_log_error("-icount %s: give the shift: -icount shift=N (N from 0 to %u)", val,
+                  VMX_ACLINT_MAX_SHIFT);
+    return false;
+  }
   return true;
 }
 
@@ -985,6 +1210,10 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
       o->append = val;
     } else if (!strcmp(a, "-gdb")) {
       o->gdb = val;
+    } else if (!strcmp(a, "-icount")) {
+      if (!parse_icount(val, &o->icount_shift))
+        return 1;
+      o->icount = true;
     } else if (!strcmp(a, "-device") || !strcmp(a, "-drive") || !strcmp(a, "-netdev")) {
       char err[512];
       if (!strcmp(a, "-device") && !strcmp(val, "help")) {
@@ -1019,6 +1248,12 @@ static int parse_options(int argc, char **argv, options_t *o, vmx_sched_opts_t *
   }
   if (o->gdb_wait && !o->gdb) {
     vmx_log_error("-S waits for gdb: give -gdb tcp::PORT or -s too");
+    return 1;
+  }
+  if (o->icount && (o->gdb || o->trace_exec)) {
+    /* Both run harts through the debug interpreter, outside hart_run's
+     * timer limits. */
+    vmx_log_error("-icount does not work with %s yet", o->gdb ? "-gdb (or -s)" : "--trace-exec");
     return 1;
   }
   if (!o->kernel && (o->initrd || o->append)) {
@@ -1208,6 +1443,8 @@ static int harts_start(vmx_virt_t *m) {
     m->harts[i] = h;
     h->m = m;
     h->index = i;
+    h->clock.shift = m->opt.icount_shift;
+    atomic_store(&h->mtimecmp, UINT64_MAX);
     int rc = vmx_rv_cpu_init(&h->cpu, NULL, 0, NULL);
     if (rc)
       return rc;
@@ -1228,7 +1465,7 @@ static int harts_start(vmx_virt_t *m) {
     if (rc)
       return rc;
     h->vcpu.cpu = &h->cpu;
-    h->vcpu.run = vmx_rv_cpu_run_sys;
+    h->vcpu.run = hart_run;
     h->vcpu.on_exit = hart_on_exit;
     h->vcpu.on_message = hart_on_message;
     h->vcpu.on_reset = hart_reset;
@@ -1311,6 +1548,7 @@ static int machine_run(vmx_virt_t *m) {
     m->bus = NULL;
     return 1;
   }
+  atomic_store(&m->clint_offset, 0);
   vmx_loop_options_t dlo = {
       .name = "devices",
       .on_thread_start = dev_thread_start,

@@ -241,6 +241,91 @@ static void test_any_offset_and_size_is_safe(void **state) {
   vmx_aclint_write(&f->clint, UINT64_MAX - 7, 8, 0);
 }
 
+/* ------------------------------------------------------------ -icount */
+
+static void test_read_at_and_write_at_use_the_callers_clock(void **state) {
+  (void)state;
+  fixture_t *f = make(0, NHARTS); /* as under -icount: the clocks start at 0 */
+  f->now = 999;                   /* io->now is not looked at */
+  assert_int_equal(vmx_aclint_read_at(&f->clint, MTIME, 8, 5000), 5000);
+  /* mtime := 7000 at the caller's 5000: offset 2000, seen by a hart at 6000 */
+  vmx_aclint_write_at(&f->clint, MTIME, 8, 7000, 5000);
+  assert_int_equal(vmx_aclint_offset(&f->clint), 2000);
+  assert_int_equal(vmx_aclint_read_at(&f->clint, MTIME + 4, 4, 6000), 0);
+  assert_int_equal(vmx_aclint_read_at(&f->clint, MTIME, 8, 6000), 8000);
+  vmx_aclint_write_at(&f->clint, MTIMECMP(1), 8, 9000, 6000);
+  assert_int_equal(vmx_aclint_mtimecmp(&f->clint, 1), 9000);
+  assert_int_equal(vmx_aclint_mtimecmp(&f->clint, 0), UINT64_MAX);
+  assert_int_equal(vmx_aclint_mtimecmp(&f->clint, NHARTS), UINT64_MAX);
+  /* The model's own view, at the writer's clock: due at now() 7000. */
+  assert_int_equal(f->deadline[1], 7000);
+}
+
+static void test_due(void **state) {
+  (void)state;
+  /* pending: the time asked about */
+  assert_int_equal(vmx_aclint_due(100, 0, 100), 100);
+  assert_int_equal(vmx_aclint_due(0, 0, 7), 7);
+  /* in the future: when now + offset reaches cmp */
+  assert_int_equal(vmx_aclint_due(100, 0, 40), 100);
+  assert_int_equal(vmx_aclint_due(100, 30, 40), 70);
+  /* an offset that went "negative" (mtime written below now) */
+  assert_int_equal(vmx_aclint_due(100, (uint64_t)-50, 120), 150);
+  /* never: all-ones, or past the end of the clock */
+  assert_int_equal(vmx_aclint_due(UINT64_MAX, 0, 5), UINT64_MAX);
+  assert_int_equal(vmx_aclint_due(UINT64_MAX - 1, (uint64_t)-100, 200), VMX_ACLINT_DISARMED);
+}
+
+static void test_vclock_counts_instructions(void **state) {
+  (void)state;
+  vmx_aclint_vclock_t v = {.shift = 0};
+  /* shift 0: 1 ns per instruction, 100 per tick */
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 0), 0);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 99), 0);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 100), 1);
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, 1), 100);
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, 0), 0);
+  /* shift 3: 8 ns per instruction: tick 1 at 13 instructions (104 ns) */
+  v.shift = 3;
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 12), 0);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 13), 1);
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, 1), 13);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 1000000), 80000);
+  /* shift 10 */
+  v.shift = 10;
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 1), 10);
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, 11), 2);
+  /* icount_at is the first count at which ticks reaches the target, for
+   * every shift and a bias */
+  for (unsigned s = 0; s <= VMX_ACLINT_MAX_SHIFT; s++) {
+    vmx_aclint_vclock_t w = {.shift = s, .bias_ns = 12345};
+    for (uint64_t t = 100; t < 3000; t += 37) {
+      uint64_t n = vmx_aclint_vclock_icount_at(&w, t);
+      assert_true(vmx_aclint_vclock_ticks(&w, n) >= t);
+      assert_true(n == 0 || vmx_aclint_vclock_ticks(&w, n - 1) < t);
+    }
+  }
+  /* out of range: never */
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, UINT64_MAX), UINT64_MAX);
+}
+
+static void test_vclock_skip_lands_on_the_deadline(void **state) {
+  (void)state;
+  vmx_aclint_vclock_t v = {.shift = 3};
+  /* at 1000 instructions (8000 ns, tick 80) skip to tick 5000 */
+  vmx_aclint_vclock_skip(&v, 1000, 5000);
+  assert_int_equal(v.bias_ns, 500000 - 8000);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 1000), 5000);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 1012), 5000);
+  assert_int_equal(vmx_aclint_vclock_ticks(&v, 1013), 5001);
+  assert_int_equal(vmx_aclint_vclock_icount_at(&v, 5001), 1013);
+  /* never backwards, and nothing for a target out of range */
+  vmx_aclint_vclock_skip(&v, 1000, 10);
+  assert_int_equal(v.bias_ns, 500000 - 8000);
+  vmx_aclint_vclock_skip(&v, 1000, UINT64_MAX);
+  assert_int_equal(v.bias_ns, 500000 - 8000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_init_checks_its_arguments),
@@ -254,6 +339,10 @@ int main(void) {
       cmocka_unit_test_setup(test_msip_sets_and_clears_each_hart, setup),
       cmocka_unit_test_setup(test_unsupported_accesses_read_zero, setup),
       cmocka_unit_test(test_any_offset_and_size_is_safe),
+      cmocka_unit_test(test_read_at_and_write_at_use_the_callers_clock),
+      cmocka_unit_test(test_due),
+      cmocka_unit_test(test_vclock_counts_instructions),
+      cmocka_unit_test(test_vclock_skip_lands_on_the_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,7 +96,11 @@ static bool stub_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
   return in_dev(pa, size) || (pa & ~UINT64_C(0xfff)) == cpu->sys->watch_pa;
 }
 
-static uint64_t stub_mtime(void *machine) { return ((fixture_t *)machine)->mtime; }
+static uint64_t stub_mtime(void *machine, vmx_rv_cpu_t *cpu, uint64_t now) {
+  (void)cpu;
+  (void)now;
+  return ((fixture_t *)machine)->mtime;
+}
 
 static void stub_timer_changed(void *machine, vmx_rv_cpu_t *cpu, uint64_t stimecmp) {
   fixture_t *f = machine;

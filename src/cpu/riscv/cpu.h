@@ -77,8 +77,10 @@ typedef struct vmx_rv_machine_ops {
                     uint64_t *val);
   bool (*mmio_write)(void *machine, struct vmx_rv_cpu *cpu, uint64_t pa, unsigned size,
                      uint64_t val);
-  /* mtime, for the time CSR and Sstc. */
-  uint64_t (*mtime)(void *machine);
+  /* mtime as cpu sees it after `now` retired instructions, for the time
+   * CSR and Sstc (a machine with one host-derived clock may ignore cpu and
+   * now; under -icount each hart's clock is a function of them). */
+  uint64_t (*mtime)(void *machine, struct vmx_rv_cpu *cpu, uint64_t now);
   /* The hart's stimecmp changed (Sstc): wake it at that mtime. */
   void (*timer_changed)(void *machine, struct vmx_rv_cpu *cpu, uint64_t stimecmp);
 } vmx_rv_machine_ops_t;

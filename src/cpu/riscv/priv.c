@@ -94,16 +94,25 @@ void vmx_rv_sys_reset(vmx_rv_cpu_t *cpu) {
 /* Sstc: STIP follows stimecmp while menvcfg.STCE is set. */
 static bool sstc_on(const vmx_rv_sys_t *sys) { return sys->menvcfg & VMX_RV_MENVCFG_STCE; }
 
-uint64_t vmx_rv_sys_mip(vmx_rv_cpu_t *cpu) {
+/* The hart's retired instructions at this point of a run: the interpreter
+ * takes a block's length from the budget when it enters the block, so this
+ * is exact at block boundaries (where interrupts are looked at) and the
+ * count at the end of the block inside one; outside a run it is icount. */
+static uint64_t run_count(const vmx_rv_cpu_t *cpu) { return cpu->icount_limit - cpu->budget; }
+
+/* mip at instruction count now. */
+static uint64_t sys_mip(vmx_rv_cpu_t *cpu, uint64_t now) {
   vmx_rv_sys_t *sys = cpu->sys;
   uint64_t mip = sys->mip | atomic_load_explicit(&sys->ext_mip, memory_order_acquire);
   if (sstc_on(sys)) {
     mip &= ~VMX_RV_MIP(VMX_RV_IRQ_STI);
-    if (sys->ops->mtime(sys->machine) >= sys->stimecmp)
+    if (sys->ops->mtime(sys->machine, cpu, now) >= sys->stimecmp)
       mip |= VMX_RV_MIP(VMX_RV_IRQ_STI);
   }
   return mip;
 }
+
+uint64_t vmx_rv_sys_mip(vmx_rv_cpu_t *cpu) { return sys_mip(cpu, run_count(cpu)); }
 
 void vmx_rv_sys_set_lines(vmx_rv_cpu_t *cpu, uint64_t set, uint64_t clear) {
   vmx_rv_sys_t *sys = cpu->sys;
@@ -257,7 +266,7 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   case CSR_TIME:
     if (!counter_allowed(sys, 1))
       return false;
-    *val = sys->ops->mtime(sys->machine);
+    *val = sys->ops->mtime(sys->machine, cpu, now);
     return true;
   case CSR_SSTATUS: *val = with_sd(sys->mstatus) & SSTATUS_READABLE; return true;
   case CSR_SIE: *val = sys->mie & sys->mideleg; return true;
@@ -268,7 +277,7 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   case CSR_SEPC: *val = sys->sepc; return true;
   case CSR_SCAUSE: *val = sys->scause; return true;
   case CSR_STVAL: *val = sys->stval; return true;
-  case CSR_SIP: *val = vmx_rv_sys_mip(cpu) & sys->mideleg; return true;
+  case CSR_SIP: *val = sys_mip(cpu, now) & sys->mideleg; return true;
   case CSR_STIMECMP:
     if (sys->priv == VMX_RV_PRIV_S && (!sstc_on(sys) || !(sys->mcounteren & 2)))
       return false;
@@ -292,7 +301,7 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   case CSR_MEPC: *val = sys->mepc; return true;
   case CSR_MCAUSE: *val = sys->mcause; return true;
   case CSR_MTVAL: *val = sys->mtval; return true;
-  case CSR_MIP: *val = vmx_rv_sys_mip(cpu); return true;
+  case CSR_MIP: *val = sys_mip(cpu, now); return true;
   case CSR_MCYCLE: *val = counter(sys, 0, now); return true;
   case CSR_MINSTRET: *val = counter(sys, 2, now); return true;
   case CSR_MVENDORID: case CSR_MARCHID: case CSR_MIMPID: case CSR_MCONFIGPTR:
