@@ -16,6 +16,7 @@
 
 #include "cpu/riscv/priv.h"
 #include "mem/pages.h"
+#include "mem/rv_pmp.h"
 
 #define PAGE_MASK (~(uint64_t)0xfff)
 /* Tag bits that send an access to the slow path of an entry that allows it. */
@@ -40,6 +41,41 @@ static unsigned page_fault(vmx_rv_access_t acc) {
 static unsigned access_fault(vmx_rv_access_t acc) {
   return acc == VMX_RV_ACC_FETCH ? VMX_RV_CAUSE_FETCH_ACCESS
          : acc == VMX_RV_ACC_LOAD ? VMX_RV_CAUSE_LOAD_ACCESS : VMX_RV_CAUSE_STORE_ACCESS;
+}
+
+/* The PTE permission bit an access needs. */
+static unsigned need_perm(vmx_rv_access_t acc) {
+  return acc == VMX_RV_ACC_FETCH ? PTE_X : acc == VMX_RV_ACC_LOAD ? PTE_R : PTE_W;
+}
+
+/* The privilege PMP checks a regime's accesses with. */
+static const unsigned regime_priv[VMX_RV_MMU_COUNT] = {
+    [VMX_RV_MMU_U] = VMX_RV_PRIV_U, [VMX_RV_MMU_S] = VMX_RV_PRIV_S,
+    [VMX_RV_MMU_M] = VMX_RV_PRIV_M, [VMX_RV_MMU_S_SUM] = VMX_RV_PRIV_S};
+
+/* PMP (priv 1.12 §3.7.1) on a page-table access: implicit, so checked with
+ * S-mode's permissions whatever the access being translated. */
+static bool pmp_pt_allows(const vmx_rv_sys_t *sys, uint64_t pte_pa, unsigned need) {
+  return (vmx_rv_pmp_access(&sys->pmp, pte_pa, 8, VMX_RV_PRIV_S) << 1) & need;
+}
+
+/* PMP on the access of size bytes at physical pa in regime: what it may do
+ * there, as PTE_R/W/X bits, for the whole page, or with *partial set for
+ * this access only (an entry covers part of the page). A fetch is checked
+ * to the end of the page, as QEMU 7.2 does: a block is built from there. */
+static unsigned pmp_allows(const vmx_rv_sys_t *sys, uint64_t pa, unsigned size,
+                           vmx_rv_access_t acc, unsigned regime, bool *partial) {
+  unsigned priv = regime_priv[regime];
+  *partial = false;
+  if (!vmx_rv_pmp_restricts(&sys->pmp, priv))
+    return PTE_R | PTE_W | PTE_X;
+  unsigned p = vmx_rv_pmp_page(&sys->pmp, pa & PAGE_MASK, priv);
+  if (p & VMX_RV_PMP_PARTIAL) {
+    *partial = true;
+    uint64_t len = acc == VMX_RV_ACC_FETCH ? 4096 - (pa & 0xfff) : size;
+    p = vmx_rv_pmp_access(&sys->pmp, pa, len, priv);
+  }
+  return p << 1;
 }
 
 /* Host address of the 8-byte word at guest-physical pa in RAM, or NULL. */
@@ -100,7 +136,9 @@ restart:;
   for (int level = (int)levels - 1; level >= 0; level--) {
     uint64_t pte_pa = table + ((va >> (12 + 9 * level)) & 0x1ff) * 8;
     uint64_t *p = ram_word(sys, pte_pa);
-    if (!p)
+    /* A hart's own walk (update) is held to PMP; a debugger's is not, as
+     * QEMU's gdbstub is not. */
+    if (!p || (update && !pmp_pt_allows(sys, pte_pa, PTE_R)))
       return access_fault(acc);
     uint64_t pte = __atomic_load_n(p, __ATOMIC_ACQUIRE);
     if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || PTE_HIGH(pte))
@@ -126,11 +164,12 @@ restart:;
       perm |= PTE_R;
     if (user == u_page)
       perm |= pte & PTE_X;
-    unsigned need = acc == VMX_RV_ACC_FETCH ? PTE_X : acc == VMX_RV_ACC_LOAD ? PTE_R : PTE_W;
-    if (!(perm & need))
+    if (!(perm & need_perm(acc)))
       return page_fault(acc);
     if (update) {
       uint64_t want = pte | PTE_A | (acc == VMX_RV_ACC_STORE ? PTE_D : 0);
+      if (want != pte && !pmp_pt_allows(sys, pte_pa, PTE_W))
+        return access_fault(acc);
       if (want != pte && !__atomic_compare_exchange_n(p, &pte, want, false, __ATOMIC_ACQ_REL,
                                                       __ATOMIC_ACQUIRE))
         goto restart; /* another hart changed the PTE: walk again */
@@ -240,10 +279,11 @@ void vmx_rv_tlb_switch(vmx_rv_cpu_t *cpu, uint64_t satp) {
    * make; keep the flag conservative. */
 }
 
-/* Walks for acc and fills va's TLB entry in regime with everything the
- * leaf allows; NULL with the trap set when acc is not allowed. */
-static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
-                                unsigned regime) {
+/* Walks for acc (of size bytes) and fills va's TLB entry in regime with
+ * everything the leaf and PMP allow; NULL with the trap set when acc is not
+ * allowed. */
+static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size,
+                                vmx_rv_access_t acc, unsigned regime) {
   vmx_rv_sys_t *sys = cpu->sys;
   vmx_rv_tlb_entry_t *slot = &sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
   uint64_t want = va & PAGE_MASK;
@@ -265,6 +305,12 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
   sys->tlb_walks++;
   walk_t w;
   unsigned cause = walk(cpu, va, acc, regime, true, &w);
+  bool partial = false;
+  if (!cause) {
+    w.perm &= pmp_allows(sys, w.pa, size, acc, regime, &partial);
+    if (!(w.perm & need_perm(acc)))
+      cause = access_fault(acc);
+  }
   if (cause) {
     sys->trap_cause = cause;
     sys->trap_tval = va;
@@ -272,6 +318,8 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
   }
   vmx_rv_tlb_entry_t *e = &sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
   uint64_t page = va & PAGE_MASK, pa_page = w.pa & PAGE_MASK;
+  /* A page PMP splits is never a hit: each access comes back here. */
+  uint64_t split = partial ? VMX_RV_TLB_PMP : 0;
   uint64_t io = 0;
   if (in_ram(sys, pa_page, 4096)) {
     e->addend = (uintptr_t)(sys->ram + (pa_page - sys->ram_base)) - (uintptr_t)page;
@@ -280,10 +328,10 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
     io = VMX_RV_TLB_IO;
   }
   e->pa = pa_page;
-  e->tag_r = w.perm & PTE_R ? page | io : VMX_RV_TLB_INVALID;
-  e->tag_w = w.perm & PTE_W ? page | io | (pa_page == sys->watch_pa ? VMX_RV_TLB_IO : 0)
+  e->tag_r = w.perm & PTE_R ? page | io | split : VMX_RV_TLB_INVALID;
+  e->tag_w = w.perm & PTE_W ? page | io | split | (pa_page == sys->watch_pa ? VMX_RV_TLB_IO : 0)
                             : VMX_RV_TLB_INVALID;
-  e->tag_x = w.perm & PTE_X && !io ? page : VMX_RV_TLB_INVALID;
+  e->tag_x = w.perm & PTE_X && !io ? page | split : VMX_RV_TLB_INVALID;
   if (sys->pages && !io && (w.perm & PTE_W)) {
     uint64_t pn = vmx_pages_index(sys->pages, pa_page);
     if (pn != UINT64_MAX && vmx_pages_has_code(sys->pages, pn))
@@ -294,24 +342,25 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t 
   return e;
 }
 
-/* The entry that allows acc at va in regime, filling it on a miss. */
-static vmx_rv_tlb_entry_t *lookup(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc,
-                                  unsigned regime) {
+/* The entry that allows acc (of size bytes) at va in regime, filling it on
+ * a miss. */
+static vmx_rv_tlb_entry_t *lookup(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size,
+                                  vmx_rv_access_t acc, unsigned regime) {
   vmx_rv_tlb_entry_t *e = &cpu->sys->tlb[regime][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
   uint64_t tag = acc == VMX_RV_ACC_LOAD ? e->tag_r : acc == VMX_RV_ACC_STORE ? e->tag_w : e->tag_x;
   if ((tag & ~TAG_FLAGS) == (va & PAGE_MASK))
     return e;
-  return fill(cpu, va, acc, regime);
+  return fill(cpu, va, size, acc, regime);
 }
 
 const uint8_t *vmx_rv_mmu_fetch(vmx_rv_cpu_t *cpu, uint64_t va, uint64_t *pa) {
   vmx_rv_sys_t *sys = cpu->sys;
   vmx_rv_tlb_entry_t *e = &sys->tlb[sys->mmu_fetch][(va >> 12) & (VMX_RV_TLB_SIZE - 1)];
   if (e->tag_x != (va & PAGE_MASK)) {
-    e = fill(cpu, va, VMX_RV_ACC_FETCH, sys->mmu_fetch);
+    e = fill(cpu, va, 2, VMX_RV_ACC_FETCH, sys->mmu_fetch);
     if (!e)
       return NULL;
-    if (e->tag_x != (va & PAGE_MASK)) {
+    if ((e->tag_x & ~VMX_RV_TLB_PMP) != (va & PAGE_MASK)) {
       /* Executable, but not RAM. */
       sys->trap_cause = VMX_RV_CAUSE_FETCH_ACCESS;
       sys->trap_tval = va;
@@ -324,7 +373,7 @@ const uint8_t *vmx_rv_mmu_fetch(vmx_rv_cpu_t *cpu, uint64_t va, uint64_t *pa) {
 
 static bool load_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t *val) {
   vmx_rv_sys_t *sys = cpu->sys;
-  vmx_rv_tlb_entry_t *e = lookup(cpu, va, VMX_RV_ACC_LOAD, sys->mmu_data);
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, size, VMX_RV_ACC_LOAD, sys->mmu_data);
   if (!e)
     return false;
   if (!(e->tag_r & VMX_RV_TLB_IO)) {
@@ -344,7 +393,7 @@ static bool load_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t *va
 
 static bool store_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t val) {
   vmx_rv_sys_t *sys = cpu->sys;
-  vmx_rv_tlb_entry_t *e = lookup(cpu, va, VMX_RV_ACC_STORE, sys->mmu_data);
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, size, VMX_RV_ACC_STORE, sys->mmu_data);
   if (!e)
     return false;
   uint64_t pa = e->pa | (va & 0xfff);
@@ -385,8 +434,8 @@ bool vmx_rv_mem_store(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
   /* Check both pages first, so a fault on the second stores nothing. */
   vmx_rv_sys_t *sys = cpu->sys;
   uint64_t last = va + size - 1;
-  if (!lookup(cpu, va, VMX_RV_ACC_STORE, sys->mmu_data) ||
-      !lookup(cpu, last, VMX_RV_ACC_STORE, sys->mmu_data))
+  if (!lookup(cpu, va, 1, VMX_RV_ACC_STORE, sys->mmu_data) ||
+      !lookup(cpu, last, 1, VMX_RV_ACC_STORE, sys->mmu_data))
     return false;
   for (unsigned i = 0; i < size; i++)
     if (!store_one(cpu, va + i, 1, (val >> (8 * i)) & 0xff))
@@ -402,7 +451,7 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
     return NULL;
   }
   vmx_rv_access_t acc = write ? VMX_RV_ACC_STORE : VMX_RV_ACC_LOAD;
-  vmx_rv_tlb_entry_t *e = lookup(cpu, va, acc, sys->mmu_data);
+  vmx_rv_tlb_entry_t *e = lookup(cpu, va, size, acc, sys->mmu_data);
   if (!e)
     return NULL;
   if (!in_ram(sys, e->pa, 4096)) {

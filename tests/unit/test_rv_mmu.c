@@ -134,6 +134,16 @@ static int setup(void **state) {
   f->sys.ops = &stub_ops;
   f->sys.machine = f;
   vmx_rv_sys_init(&f->cpu, &f->sys, 0);
+  /* As firmware does before it leaves M-mode: a PMP entry (pmpaddr0,
+   * pmpcfg0 NAPOT RWX) over everything, or S and U could reach nothing
+   * (priv §3.7.1). */
+  if (!vmx_rv_sys_csr_write(&f->cpu, 0x3b0, UINT64_MAX, 0) ||
+      !vmx_rv_sys_csr_write(&f->cpu, 0x3a0, 0x1f, 0)) {
+    vmx_rv_cpu_close(&f->cpu);
+    free(f->ram);
+    free(f);
+    return -1;
+  }
   f->next_pt = PT_POOL;
   *state = f;
   return 0;

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mem/rv_pmp.h"
+
 /* Why vmx_rv_cpu_run() returned. */
 typedef enum {
   VMX_RV_EXIT_ECALL,    /* ecall retired: pc is the next instruction */
@@ -55,6 +57,9 @@ typedef struct vmx_rv_tlb_entry {
 /* In tag_w: the page holds decoded code, so stores take the slow path,
  * which tells the harts that decoded it (mem/pages.h). */
 #define VMX_RV_TLB_NOTIFY ((uint64_t)1 << 9)
+/* Allowed, but a PMP entry covers only part of the page: every access
+ * misses and is checked at its exact address (mem/rv_mmu.c). */
+#define VMX_RV_TLB_PMP ((uint64_t)1 << 8)
 
 /* Translation regimes, one TLB each: U, S, M (bare; data accesses under
  * MPRV use MPP's regime), and S with mstatus.SUM set, so that Linux's
@@ -108,7 +113,7 @@ typedef struct vmx_rv_sys {
   uint64_t mstatus, misa, medeleg, mideleg, mie, mip, mtvec, mscratch, mepc, mcause, mtval;
   uint64_t mcounteren, mcountinhibit, menvcfg;
   uint64_t stvec, sscratch, sepc, scause, stval, scounteren, senvcfg, satp, stimecmp;
-  uint64_t pmpcfg[16], pmpaddr[64];
+  vmx_rv_pmp_t pmp;
   uint64_t mcycle_off, minstret_off; /* written value minus icount, or the
                                         frozen value while mcountinhibit stops it */
   /* Interrupt lines from devices (MEIP SEIP MTIP MSIP): written by device

@@ -1,9 +1,8 @@
 /* The privileged architecture of a system-mode hart: CSRs, traps,
  * interrupts, xRET (RISC-V privileged spec 1.12; Sstc for stimecmp).
  *
- * PMP registers hold what the firmware writes and read it back (WARL,
- * 64 entries, granularity 4 bytes) but do not restrict accesses: the only
- * M-mode software vmx runs is the firmware that programs them. */
+ * The PMP registers and their checks are in mem/rv_pmp.c; the MMU applies
+ * them when it fills a TLB entry. */
 #include "cpu/riscv/priv.h"
 
 #include <string.h>
@@ -313,11 +312,11 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
     if (csr & 1)
       return false; /* RV64 has the even ones only */
-    *val = sys->pmpcfg[csr - CSR_PMPCFG0];
+    *val = vmx_rv_pmp_cfg_read(&sys->pmp, csr - CSR_PMPCFG0);
     return true;
   }
   if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + 64) {
-    *val = sys->pmpaddr[csr - CSR_PMPADDR0];
+    *val = vmx_rv_pmp_addr_read(&sys->pmp, csr - CSR_PMPADDR0);
     return true;
   }
   /* Performance counters and their events: present, always zero. */
@@ -422,11 +421,13 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
     if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
       if (csr & 1)
         return false;
-      sys->pmpcfg[csr - CSR_PMPCFG0] = val;
+      vmx_rv_pmp_cfg_write(&sys->pmp, csr - CSR_PMPCFG0, val);
+      vmx_rv_tlb_flush(cpu, UINT64_MAX); /* entries were filled under the old rules */
       return true;
     }
     if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + 64) {
-      sys->pmpaddr[csr - CSR_PMPADDR0] = val & (((uint64_t)1 << 54) - 1);
+      vmx_rv_pmp_addr_write(&sys->pmp, csr - CSR_PMPADDR0, val);
+      vmx_rv_tlb_flush(cpu, UINT64_MAX);
       return true;
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
