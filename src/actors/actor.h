@@ -100,6 +100,7 @@ typedef struct vmx_loop_stats {
   uint64_t busy_ns;      /* time spent in rounds that handled messages */
   uint64_t rounds;       /* rounds that handled messages */
   uint64_t wakeups;      /* wake-ups from sleep */
+  uint64_t wake_rescues; /* asker re-wakes that found this loop stalled (bus.c ask_wait) */
   uint64_t actors_spawned;
   uint64_t actors_failed;
 } vmx_loop_stats_t;

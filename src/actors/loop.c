@@ -497,6 +497,7 @@ void vmx_loop_stats_get(vmx_loop_t *loop, vmx_loop_stats_t *out) {
   for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
     dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
   out->backpressure += __atomic_load_n(&loop->ep->backpressure, __ATOMIC_RELAXED);
+  out->wake_rescues = __atomic_load_n(&loop->ep->rescues, __ATOMIC_RELAXED);
   out->ring_hwm = __atomic_load_n(&loop->ep->ring_hwm, __ATOMIC_RELAXED);
 }
 

@@ -287,8 +287,8 @@ void vmx_vcpu_stats_print(FILE *out, vmx_bus_t *bus) {
   if (vmx__cur && vmx__cur_ctx)
     rec_update(vmx__cur, vmx__cur_ctx);
   fprintf(out, "vmx stats: loops\n");
-  fprintf(out, "  %-4s %-12s %10s %10s %8s %8s %10s %8s %8s\n", "loop", "name", "msgs-in",
-          "msgs-out", "ring-hwm", "mbox-hwm", "busy-ms", "rounds", "b-press");
+  fprintf(out, "  %-4s %-12s %10s %10s %8s %8s %10s %8s %8s %8s\n", "loop", "name", "msgs-in",
+          "msgs-out", "ring-hwm", "mbox-hwm", "busy-ms", "rounds", "b-press", "rescues");
   unsigned n = bus ? vmx_bus_endpoint_count(bus) : 0;
   for (unsigned i = 0; i < n; i++) {
     vmx_bus_endpoint_t *ep = vmx_bus_endpoint_at(bus, i);
@@ -298,9 +298,9 @@ void vmx_vcpu_stats_print(FILE *out, vmx_bus_t *bus) {
     vmx_loop_stats_t s;
     vmx_loop_stats_get(loop, &s);
     fprintf(out, "  %-4u %-12s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-                 " %10.3f %8" PRIu64 " %8" PRIu64 "\n",
+                 " %10.3f %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
             i, vmx_loop_name(loop), s.msgs_in, s.msgs_out, s.ring_hwm, s.mailbox_hwm,
-            ms(s.busy_ns), s.rounds, s.backpressure);
+            ms(s.busy_ns), s.rounds, s.backpressure, s.wake_rescues);
   }
   fprintf(out, "vmx stats: actors\n");
   fprintf(out, "  %-12s %-4s %-6s %10s %10s %8s %10s %14s\n", "actor", "loop", "state",

@@ -59,6 +59,7 @@ struct vmx_bus {
   unsigned max_asks;
   uint32_t ask_free; /* index + 1 of the first free record, 0 if none */
   pthread_mutex_t asks_lock;
+  uint64_t ask_rewake_ns; /* see vmx_bus_options_t */
 
   /* vmx_bus_quiescent's snapshot of the consumer counters (one caller). */
   uint64_t *snap_ring_done, *snap_local_done;
@@ -97,6 +98,7 @@ int vmx_bus_init(vmx_bus_t **out, const vmx_bus_options_t *opts) {
     return VMX_ENOMEM;
   bus->max_endpoints = o.max_endpoints;
   bus->max_asks = o.max_asks;
+  bus->ask_rewake_ns = o.ask_rewake_ns ? o.ask_rewake_ns : 2000000;
   bus->endpoints = calloc(o.max_endpoints, sizeof *bus->endpoints);
   bus->snap_ring_done = calloc(o.max_endpoints, sizeof *bus->snap_ring_done);
   bus->snap_local_done = calloc(o.max_endpoints, sizeof *bus->snap_local_done);
@@ -185,10 +187,38 @@ vmx_bus_endpoint_t *vmx_bus_endpoint_at(vmx_bus_t *bus, unsigned i) {
   return i < vmx_bus_endpoint_count(bus) ? bus->endpoints[i] : NULL;
 }
 
+/* The wake protocol and its invariant.
+ *
+ *   producer: push (ck reserve, copy, commit: p_tail advances in ticket
+ *             order, so a push returns only once its own message and every
+ *             earlier-reserved one are visible), then notify(): exchange
+ *             wake_pending to 1 (seq_cst, a full barrier on x86) and, if it
+ *             was 0, write the loop's eventfd.
+ *   consumer: run_round (loop.c) ends every round in one of two ways: with
+ *             the idle handle armed (work left: no sleep), or here: store
+ *             wake_pending = 0 (seq_cst), fence, look at the ring
+ *             (p_tail - c_head). Empty: sleep in epoll. Not empty: set the
+ *             flag back and go on.
+ *
+ * Invariant: while the loop sleeps with a message in its ring, an eventfd
+ * write for it has happened or is under way. Proof: the producer's commit
+ * precedes its exchange, the consumer's clear precedes its look (Dekker, both
+ * sides seq_cst). If the exchange comes after the clear it reads 0 and that
+ * producer writes the eventfd; if before, the look comes after the commit and
+ * sees the message. wake_pending = 1 is only ever left standing by a producer
+ * that then writes the eventfd, or by the consumer when it stays awake.
+ * Several producers (MPSC) change nothing: a producer whose ticket waits for
+ * an earlier, preempted one is still inside push() and has not exchanged
+ * yet; the consumer may see the ring empty meanwhile, but the late commits
+ * are each followed by their own exchange. The eventfd is level-triggered
+ * and read (reset) before the round that drains, so a write during the round
+ * only costs a spurious wake-up. The one delay the protocol allows is a
+ * producer preempted between its exchange and its write: the loop sleeps
+ * until that thread runs again (on a loaded host, milliseconds); later
+ * producers see 1 and add nothing. The asker's re-wake (ask_wait) bounds
+ * that case and counts it in ep->rescues. tests/unit/test_bus_wake.c watches
+ * for a loop asleep with mail under load with the re-wake off. */
 bool vmx_bus_endpoint_may_sleep(vmx_bus_endpoint_t *ep) {
-  /* Dekker with notify(): we store 0 and then read the ring; a producer
-   * commits to the ring and then swaps wake_pending (seq_cst). Either the
-   * producer's swap sees our 0 and wakes us, or our read sees its message. */
   __atomic_store_n(&ep->wake_pending, 0, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (vmx_ring_depth(&ep->ring) == 0)
@@ -385,7 +415,8 @@ static void ask_release(vmx_bus_t *bus, ask_rec_t *a) {
 
 /* Waits for the answer; on timeout the record is abandoned under its lock, so
  * a late answer finds phase != WAITING and is dropped. */
-static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline, vmx_bus_endpoint_t *ep) {
+static int ask_wait(vmx_bus_t *bus, ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline,
+                    vmx_bus_endpoint_t *ep) {
   /* Spin a little first: a loop that is awake answers within microseconds,
    * faster than a futex wake-up. Acquire pairs with the completer's release. */
   for (unsigned i = 0; i < 2000; i++) {
@@ -394,13 +425,18 @@ static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline, vmx_bus_e
     ck_pr_stall();
   }
   pthread_mutex_lock(&a->lock);
-  /* Wait in slices; when one passes unanswered while the destination's
-   * ring holds messages, wake its loop again. This bounds the stall if a
-   * wake-up is ever lost (a loop seen asleep with a message in its ring,
-   * rarely, under load on a 2-core host; not yet explained). */
+  /* Wait in slices of ask_rewake_ns. A slice that passes unanswered while
+   * the destination's ring holds messages, has handled none of them and owes
+   * a wake-up (wake_pending) means that loop is stalled: it is woken again
+   * and the rescue counted. The wake protocol itself loses no wake-up (see
+   * vmx_bus_endpoint_may_sleep); what this bounds is a waker preempted
+   * between its flag exchange and its write on a loaded host, and any future
+   * bug, and the counter tells whether it ever mattered. */
+  uint64_t slice = bus->ask_rewake_ns;
+  uint64_t done0 = ep ? __atomic_load_n(&ep->ring_done, __ATOMIC_ACQUIRE) : 0;
   while (a->phase == ASK_WAITING) {
     uint64_t now = vmx_clock_ns(CLOCK_MONOTONIC);
-    uint64_t until = deadline - now > 2000000 ? now + 2000000 : deadline;
+    uint64_t until = deadline - now > slice ? now + slice : deadline;
     struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
     if (pthread_cond_timedwait(&a->done, &a->lock, &ts) != 0 && a->phase == ASK_WAITING) {
       if (until >= deadline) {
@@ -408,8 +444,16 @@ static int ask_wait(ask_rec_t *a, vmx_msg_t *reply, uint64_t deadline, vmx_bus_e
         pthread_mutex_unlock(&a->lock);
         return VMX_EAGAIN;
       }
-      if (ep && vmx_ring_depth(&ep->ring))
+      if (!ep)
+        continue;
+      uint64_t done = __atomic_load_n(&ep->ring_done, __ATOMIC_ACQUIRE);
+      if (done == done0 && vmx_ring_depth(&ep->ring) &&
+          __atomic_load_n(&ep->wake_pending, __ATOMIC_SEQ_CST)) {
+        /* Relaxed: a statistic. */
+        __atomic_fetch_add(&ep->rescues, 1, __ATOMIC_RELAXED);
         ep->wake(ep->wake_arg);
+      }
+      done0 = done;
     }
   }
   int status = a->status;
@@ -432,7 +476,7 @@ int vmx__bus_ask(vmx_bus_t *bus, vmx_msg_t *req, vmx_msg_t *reply, bool external
   int rc = vmx__bus_post_wait(bus, req, external, timeout_ns);
   if (rc == 0) {
     *sent = true;
-    rc = ask_wait(a, reply, deadline, endpoint_for(bus, req->env.dst));
+    rc = ask_wait(bus, a, reply, deadline, endpoint_for(bus, req->env.dst));
   } else {
     pthread_mutex_lock(&a->lock);
     __atomic_store_n(&a->phase, ASK_FREE, __ATOMIC_RELEASE);

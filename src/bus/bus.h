@@ -279,7 +279,15 @@ typedef struct vmx_bus vmx_bus_t;
 typedef struct vmx_bus_options {
   unsigned max_endpoints; /* loops the bus can hold; default 256, at most 0xfffe */
   unsigned max_asks;      /* concurrent cross-loop asks; default 1024 */
+  /* An asker whose answer has not come after this long, while the
+   * destination's ring holds messages and has not moved, wakes the
+   * destination loop again (counted in vmx_bus_endpoint_t.rescues).
+   * 0: the default, 2 ms; VMX_BUS_REWAKE_NEVER: never (tests that watch the
+   * raw wake protocol). */
+  uint64_t ask_rewake_ns;
 } vmx_bus_options_t;
+
+#define VMX_BUS_REWAKE_NEVER UINT64_MAX
 
 /* Creates a bus (opts may be NULL for defaults). Returns 0, VMX_EINVAL or
  * VMX_ENOMEM. The bus owns its endpoints; vmx_bus_close frees everything. */
@@ -362,6 +370,7 @@ typedef struct vmx_bus_endpoint {
   /* Written by producers (any thread). */
   alignas(64) uint32_t wake_pending; /* 1 while a wake-up is owed or under way */
   uint64_t backpressure;             /* sends refused or delayed: ring full */
+  uint64_t rescues; /* asker re-wakes that found the loop stalled (see ask_wait) */
 
   /* Written by the consumer only; read by anyone with acquire loads. */
   alignas(64) uint64_t ring_done;  /* ring messages fully handled or dropped */
