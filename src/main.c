@@ -1,4 +1,6 @@
 /* vmx: the command-line entry point. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +30,15 @@ static void vmx__usage(FILE *out) {
           "`vmx run-user --help` describes the user-mode options.\n");
 }
 
+/* A closed standard descriptor would be reused by the first file vmx opens
+ * (a loop's eventfd becoming "stdin", polled and read by the console):
+ * system mode gives the closed ones /dev/null, as daemons do. */
+static void std_fds_open(void) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+      break;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     vmx__usage(stderr);
@@ -35,8 +46,10 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   /* System mode takes QEMU's options, in any order. */
-  if (cmd[0] == '-' && cmd[1] != '-' && strcmp(cmd, "-h"))
+  if (cmd[0] == '-' && cmd[1] != '-' && strcmp(cmd, "-h")) {
+    std_fds_open();
     return vmx_virt_main(argc, argv);
+  }
   if (!strcmp(cmd, "run-user"))
     return vmx_linux_main(argc - 1, argv + 1);
   if (!strcmp(cmd, "--print-topology"))
