@@ -549,6 +549,19 @@ int vmx_sched_membind(vmx_sched_t *s, void *addr, size_t len, vmx_sched_error_t 
                     s->node, strerror(errno));
 }
 
+int vmx_sched_membind_thread(vmx_sched_t *s, vmx_sched_error_t *err) {
+  if (s->synthetic)
+    return sched_fail(err, VMX_ENOSYS,
+                      VMX_SCHED_MEMBIND_FALLBACK " %d: the topology is synthetic", s->node);
+  if (hwloc_set_membind(s->topo, s->nodeset, HWLOC_MEMBIND_BIND,
+                        HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET) == 0)
+    return 0;
+  return sched_fail(err, VMX_ENOSYS,
+                    VMX_SCHED_MEMBIND_FALLBACK " %d (set_mempolicy: %s): it stays where the kernel "
+                    "puts it, on the node of the thread that first touches it",
+                    s->node, strerror(errno));
+}
+
 /* ------------------------------------------------------------ printing */
 
 static const char *bytes_text(uint64_t n, char *buf, size_t len) {

@@ -144,6 +144,13 @@ int vmx_sched_pin_loop(vmx_sched_t *s, unsigned loop, unsigned *pu, vmx_sched_er
  * range is not mapped. */
 int vmx_sched_membind(vmx_sched_t *s, void *addr, size_t len, vmx_sched_error_t *err);
 
+/* The same for every page the calling thread allocates from now on, and
+ * the threads it creates afterwards (Linux's task memory policy is
+ * inherited): user mode's guest memory is mapped piecemeal, by whichever
+ * guest thread calls mmap, so run-user binds its main thread before it
+ * starts any loop. Errors as vmx_sched_membind() (no EFAULT). */
+int vmx_sched_membind_thread(vmx_sched_t *s, vmx_sched_error_t *err);
+
 /* ------------------------------------------------------------ words */
 
 /* Writes "PU 1 (core 1, node 0)" for PU `pu` into buf (always terminated).

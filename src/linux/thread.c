@@ -86,6 +86,12 @@ int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trac
   if (rc)
     return rc;
   vmx_log_debug("run-user: %s", vmx_sched_describe(vmx__rt.sched));
+  /* Before any loop thread exists, so that they all inherit it. */
+  vmx_sched_error_t merr;
+  if (vmx_sched_membind_thread(vmx__rt.sched, &merr))
+    vmx_log_debug("run-user: %s", merr.text);
+  else
+    vmx_log_debug("run-user: guest memory on NUMA node %d", vmx_sched_node(vmx__rt.sched));
   rc = vmx_bus_init(&vmx__rt.bus, NULL);
   if (rc) {
     snprintf(err->text, sizeof err->text, "cannot set up the bus: %s", vmx_strerror(rc));

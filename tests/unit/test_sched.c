@@ -547,6 +547,64 @@ static void test_membind_falls_back_when_the_os_refuses(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A thread bound to the node allocates there, and so do the threads it
+ * creates afterwards (run-user's guest threads). */
+static void *touch_and_locate(void *arg) {
+  host_t *h = arg;
+  size_t len = 1u << 20;
+  void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  memset(mem, 2, len);
+  hwloc_nodeset_t where = hwloc_bitmap_alloc();
+  intptr_t node = -1;
+  if (hwloc_get_area_memlocation(h->topo, mem, len, where, HWLOC_MEMBIND_BYNODESET) == 0 &&
+      hwloc_bitmap_weight(where) == 1)
+    node = hwloc_bitmap_first(where);
+  hwloc_bitmap_free(where);
+  munmap(mem, len);
+  return (void *)node;
+}
+
+static void *bind_thread(void *arg) {
+  host_t *h = arg;
+  vmx_sched_t *s = sched_new(NULL, -1, NULL);
+  vmx_sched_error_t err = {{0}};
+  int rc = vmx_sched_membind_thread(s, &err);
+  intptr_t result = -2;
+  if (rc == 0) {
+    hwloc_nodeset_t set = hwloc_bitmap_alloc();
+    hwloc_membind_policy_t policy;
+    assert_int_equal(hwloc_get_membind(h->topo, set, &policy,
+                                       HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET), 0);
+    assert_int_equal(policy, HWLOC_MEMBIND_BIND);
+    assert_true(hwloc_bitmap_isset(set, (unsigned)vmx_sched_node(s)));
+    hwloc_bitmap_free(set);
+    pthread_t child;
+    void *where;
+    assert_int_equal(pthread_create(&child, NULL, touch_and_locate, h), 0);
+    assert_int_equal(pthread_join(child, &where), 0);
+    result = (intptr_t)where;
+    assert_int_equal(result, vmx_sched_node(s));
+  } else {
+    assert_int_equal(rc, VMX_ENOSYS);
+    print_message("thread membind fell back: %s\n", err.text);
+  }
+  vmx_sched_close(s);
+  return NULL;
+}
+
+static void test_membind_thread_binds_it_and_its_children(void **state) {
+  host_t h;
+  host_load(&h);
+  pthread_t t; /* a thread of its own: the test runner's policy stays */
+  assert_int_equal(pthread_create(&t, NULL, bind_thread, &h), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  vmx_sched_t *s = sched_new(NULL, 1, "pack:2 numa:1 core:1 pu:1");
+  vmx_sched_error_t err;
+  assert_int_equal(vmx_sched_membind_thread(s, &err), VMX_ENOSYS);
+  vmx_sched_close(s);
+  host_free(&h);
+}
+
 static void test_membind_on_a_synthetic_machine_falls_back(void **state) {
   vmx_sched_t *s = sched_new(NULL, 1, "pack:2 numa:1 core:1 pu:1");
   char page[64];
@@ -622,6 +680,7 @@ int main(void) {
       cmocka_unit_test(test_membind_reports_an_unmapped_range),
       cmocka_unit_test(test_membind_falls_back_when_the_os_refuses),
       cmocka_unit_test(test_membind_on_a_synthetic_machine_falls_back),
+      cmocka_unit_test(test_membind_thread_binds_it_and_its_children),
       cmocka_unit_test(test_pu_describe_names_core_and_node),
       cmocka_unit_test(test_print_topology_shows_machine_and_plan),
   };
