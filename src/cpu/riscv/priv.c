@@ -333,6 +333,14 @@ bool vmx_rv_sys_csr_read(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t now, uint64_t
   return false;
 }
 
+/* TLB entries and decoded blocks were checked under the old PMP rules
+ * (blocks chained within a page are not fetched again): both go. Firmware
+ * writes PMP at boot and on domain switches only. */
+static void pmp_changed(vmx_rv_cpu_t *cpu) {
+  vmx_rv_tlb_flush(cpu, UINT64_MAX);
+  vmx_rv_cpu_flush_code(cpu);
+}
+
 bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_t now) {
   vmx_rv_sys_t *sys = cpu->sys;
   if (((csr >> 8) & 3) > sys->priv || (csr >> 10) == 3)
@@ -422,12 +430,12 @@ bool vmx_rv_sys_csr_write(vmx_rv_cpu_t *cpu, uint32_t csr, uint64_t val, uint64_
       if (csr & 1)
         return false;
       vmx_rv_pmp_cfg_write(&sys->pmp, csr - CSR_PMPCFG0, val);
-      vmx_rv_tlb_flush(cpu, UINT64_MAX); /* entries were filled under the old rules */
+      pmp_changed(cpu);
       return true;
     }
     if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + 64) {
       vmx_rv_pmp_addr_write(&sys->pmp, csr - CSR_PMPADDR0, val);
-      vmx_rv_tlb_flush(cpu, UINT64_MAX);
+      pmp_changed(cpu);
       return true;
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
