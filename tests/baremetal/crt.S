@@ -55,8 +55,18 @@ _start:
         csrs    mstatus, t0
         call    main
         call    test_end
-park:   wfi
-        j       park
+/* Other harts wait here until hart 0 stores an entry point in park_entry
+ * and raises their MSIP (smc_smp.c); they run it in M-mode on the second
+ * stack with a0 = mhartid. One secondary hart at most may be started. */
+park:   li      t0, 8                   /* mie.MSIE: wfi ends on an MSIP */
+        csrs    mie, t0
+1:      wfi
+        la      t0, park_entry
+        ld      t0, 0(t0)
+        beqz    t0, 1b
+        la      sp, park_stack_top
+        csrr    a0, mhartid
+        jr      t0
 
 /* ---- traps ----
  * Every entry swaps sp with xscratch (which holds the top of that mode's
@@ -281,6 +291,9 @@ probe_fetch:
 /* ---- data ---- */
         .data
         .balign 8
+        .globl park_entry
+park_entry:
+        .dword  0
         .globl lower_exit_pc
 lower_exit_pc:
         .dword  mode_exit
@@ -298,6 +311,8 @@ m_ctx:  .space  128
         .balign 16
         .space  STACK_SIZE
 stack_top:
+        .space  STACK_SIZE
+park_stack_top:
         .space  STACK_SIZE
         .globl m_trap_stack_top
 m_trap_stack_top:
