@@ -172,6 +172,19 @@ uint64_t vmx_uart16550_read(vmx_uart16550_t *u, uint64_t off, unsigned size) {
   }
 }
 
+int vmx_uart16550_peek(const vmx_uart16550_t *u, uint64_t off) {
+  bool dlab = u->lcr & LCR_DLAB;
+  switch (off) {
+  case REG_RBR_THR: return dlab ? (u->divisor & 0xff) : -1;
+  case REG_IER: return dlab ? (u->divisor >> 8) : u->ier;
+  case REG_LCR: return u->lcr;
+  case REG_MCR: return u->mcr;
+  case REG_LSR: return u->lsr_errors & (LSR_BI | LSR_OE) ? -1 : lsr_value(u);
+  case REG_SCR: return u->scr;
+  default: return -1; /* IIR and MSR may clear what they report */
+  }
+}
+
 static void write_thr(vmx_uart16550_t *u, uint8_t byte) {
   if (u->mcr & MCR_LOOP)
     rx_push(u, byte);

@@ -75,6 +75,11 @@ void vmx_uart16550_init(vmx_uart16550_t *u, const vmx_uart16550_io_t *io);
  * clears OE/BI; io.irq may be called. */
 uint64_t vmx_uart16550_read(vmx_uart16550_t *u, uint64_t off, unsigned size);
 
+/* What a one-byte read at off would return when that read changes nothing
+ * (LSR without an error to clear, IER, LCR, MCR, SCR, the divisor), else -1:
+ * a hart may serve it from a copy, without asking the device's owner. */
+int vmx_uart16550_peek(const vmx_uart16550_t *u, uint64_t off);
+
 /* A guest write of size bytes at off. A THR write calls io.tx (or loops the
  * byte back into the receiver when MCR.LOOP); io.irq may be called. */
 void vmx_uart16550_write(vmx_uart16550_t *u, uint64_t off, unsigned size, uint64_t val);

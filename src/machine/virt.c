@@ -119,6 +119,14 @@ struct vmx_virt {
   /* Device state: touched only on the device loop. */
   vmx_addr_t uart_a, plic_a, clint_a, syscon_a, htif_a;
   vmx_uart16550_t uart;
+  /* What harts may read of the UART without asking its actor (the 8250
+   * driver reads LSR before every byte it writes): each register's
+   * vmx_uart16550_peek value, valid while no posted write is on its way
+   * (writes_done == writes_sent). Written by the device loop, read by harts. */
+  struct {
+    _Atomic uint64_t writes_sent, writes_done;
+    _Atomic int32_t reg[8];
+  } uart_view;
   vmx_plic_t plic;
   vmx_aclint_t clint;
   vmx_syscon_t syscon;
@@ -478,6 +486,17 @@ static bool mmio_size_ok(uint32_t size) { return size == 1 || size == 2 || size 
     break;                                                                         \
   }
 
+/* Publishes the UART registers harts may read without asking: each copy
+ * first, then (for a hart's posted write just done) the count, each a
+ * release, so a hart that sees every write done sees their effects. */
+static void uart_view_publish(vmx_virt_t *m, bool write_done) {
+  for (unsigned off = 0; off < 8; off++)
+    atomic_store_explicit(&m->uart_view.reg[off], vmx_uart16550_peek(&m->uart, off),
+                          memory_order_release);
+  if (write_done)
+    atomic_fetch_add_explicit(&m->uart_view.writes_done, 1, memory_order_release);
+}
+
 static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg) {
   vmx_virt_t *m = state;
   int rc = 0;
@@ -491,7 +510,22 @@ static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   console_feed(m);
   stdin_poll_update(m);
   console_flush(m);
+  uart_view_publish(m, msg->env.type == VMX_MSG_MMIO_WRITE);
   return rc;
+}
+
+/* A hart's one-byte read of the UART at off from the published copy: false
+ * when it must ask (a register whose read changes something, or a posted
+ * write not yet done, whose effect the copy may lack). */
+static bool uart_view_read(vmx_virt_t *m, uint64_t off, uint64_t *val) {
+  uint64_t sent = atomic_load_explicit(&m->uart_view.writes_sent, memory_order_acquire);
+  if (atomic_load_explicit(&m->uart_view.writes_done, memory_order_acquire) != sent)
+    return false;
+  int32_t v = atomic_load_explicit(&m->uart_view.reg[off], memory_order_acquire);
+  if (v < 0)
+    return false;
+  *val = (uint64_t)v;
+  return true;
 }
 
 /* ------------------------------------------------------------ virtio actor */
@@ -854,6 +888,9 @@ static bool hart_mmio_read(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsign
   const region_t *r = region_find(m, pa, size);
   if (!r || !h->vcpu.ctx)
     return false;
+  if (r->actor == m->uart_a && size == 1 && pa - r->base < 8 &&
+      uart_view_read(m, pa - r->base, val))
+    return true;
   if (m->opt.icount)
     cpu->icount = hart_count(cpu); /* what the ask is stamped with */
   vmx_msg_t req = VMX_MSG_INIT(MMIO_READ), reply;
@@ -911,9 +948,15 @@ static bool hart_mmio_write(void *machine, vmx_rv_cpu_t *cpu, uint64_t pa, unsig
       hart_timer_written(h);
     return true;
   }
+  /* Counted before it can arrive: until it is done, harts ask the UART. */
+  bool uart = dst == m->uart_a;
+  if (uart)
+    atomic_fetch_add_explicit(&m->uart_view.writes_sent, 1, memory_order_acq_rel);
   for (unsigned tries = 0; (rc = vmx_actor_send(h->vcpu.ctx, dst, &msg)) == VMX_EAGAIN &&
                            tries < 100000; tries++)
     vmx_clock_sleep_ns(10000); /* the device loop is behind: wait for room */
+  if (rc && uart)
+    atomic_fetch_sub_explicit(&m->uart_view.writes_sent, 1, memory_order_acq_rel);
   if (rc)
     vmx_log_error("hart %u: write to 0x%" PRIx64 " lost: %s", h->index, pa, vmx_strerror(rc));
   return true;
@@ -1370,6 +1413,9 @@ static int add_region(vmx_virt_t *m, const char *name, uint64_t base, uint64_t s
 
 static int devices_start(vmx_virt_t *m) {
   vmx_uart16550_init(&m->uart, &(vmx_uart16550_io_t){uart_tx, uart_irq, m});
+  atomic_store(&m->uart_view.writes_sent, 0);
+  atomic_store(&m->uart_view.writes_done, 0);
+  uart_view_publish(m, false);
   int rc = vmx_plic_init(&m->plic, m->nharts, &(vmx_plic_io_t){plic_eip, m});
   if (!rc)
     rc = vmx_aclint_init(&m->clint, m->nharts,

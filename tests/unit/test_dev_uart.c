@@ -273,6 +273,36 @@ static uint64_t xorshift(uint64_t *s) {
   return *s;
 }
 
+/* What a hart may read from the published copy: exactly what a read would
+ * return, for the registers whose read changes nothing, and -1 for the
+ * others (RBR pops, IIR clears THRI, MSR its deltas, LSR an error). */
+static void test_peek_matches_reads_without_side_effects(void **state) {
+  fixture_t *f = *state;
+  wr(f, SCR, 0x5a);
+  wr(f, IER, 0x03);
+  wr(f, LCR, 0x03);
+  wr(f, MCR, 0x0b);
+  const unsigned quiet[] = {IER, LCR, MCR, LSR, SCR};
+  for (unsigned i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
+    assert_int_equal(vmx_uart16550_peek(&f->uart, quiet[i]), rd(f, quiet[i]));
+  assert_int_equal(vmx_uart16550_peek(&f->uart, RBR), -1);
+  assert_int_equal(vmx_uart16550_peek(&f->uart, IIR), -1);
+  assert_int_equal(vmx_uart16550_peek(&f->uart, MSR), -1);
+  /* DLAB: offsets 0 and 1 are the divisor, which reads without effect. */
+  wr(f, LCR, 0x83);
+  assert_int_equal(vmx_uart16550_peek(&f->uart, DLL), rd(f, DLL));
+  assert_int_equal(vmx_uart16550_peek(&f->uart, DLM), rd(f, DLM));
+  wr(f, LCR, 0x03);
+  /* Data ready shows in the copy; an overrun makes LSR a real read. */
+  wr(f, MCR, 0x10);
+  wr(f, THR, '1');
+  assert_int_equal(vmx_uart16550_peek(&f->uart, LSR) & 0x01, 0x01);
+  wr(f, THR, '2');
+  assert_int_equal(vmx_uart16550_peek(&f->uart, LSR), -1);
+  assert_int_equal(rd(f, LSR) & 0x03, 0x03);
+  assert_int_equal(vmx_uart16550_peek(&f->uart, LSR), rd(f, LSR));
+}
+
 static void test_any_offset_and_size_is_safe(void **state) {
   fixture_t *f = *state;
   static const unsigned sizes[] = {1, 2, 4, 8, 0, 3, 16};
@@ -309,6 +339,7 @@ int main(void) {
       cmocka_unit_test_setup(test_scr_and_register_aliases, setup),
       cmocka_unit_test_setup(test_wide_aligned_accesses_reach_the_byte_register, setup),
       cmocka_unit_test_setup(test_any_offset_and_size_is_safe, setup),
+      cmocka_unit_test_setup(test_peek_matches_reads_without_side_effects, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
