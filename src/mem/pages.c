@@ -73,8 +73,8 @@ static void post(vmx_pages_t *p, unsigned shard, unsigned kind, uint64_t pn) {
   vmx_page_shard_t *sh = &p->shard[shard];
   uint64_t w = pn / 64;
   uint64_t bit = (uint64_t)1 << (pn % 64);
-  if (atomic_load_explicit(&sh->req[kind][w], memory_order_relaxed) & bit)
-    return; /* already asked and not yet taken */
+  /* Every step even when the bit is set already: its poster may not have
+   * reached the summary and the flag yet, and a fence.i must find them. */
   atomic_fetch_or_explicit(&sh->req[kind][w], bit, memory_order_release);
   atomic_fetch_or_explicit(&sh->sum[kind][w / 64], (uint64_t)1 << (w % 64), memory_order_release);
   atomic_store_explicit(&sh->pending, true, memory_order_release);

@@ -20,13 +20,23 @@
  *     boundary; fence.i looks at them at once. A summary word per 64 bitmap
  *     words keeps the look cheap.
  *
- * A race the design accepts (QEMU's MTTCG has the same): a hart whose
- * store TLB entry for a page was filled before another hart first decoded
- * code there may store to it once more, up to its next block boundary,
- * without the decoder hearing of it. Only a store racing with the very
- * first decode of the bytes it changes is missed; code written, published
- * and then run (what fence.i orders) is always seen.
- */
+ * Ordering. A hart links a block into its page's list before it reads the
+ * block's bytes (with a full fence when the page was not yet code there);
+ * a writer makes its write, fences and then looks at the slots
+ * (vmx_pages_written): either it sees the slot and asks for the drop, or
+ * the decoder reads the new bytes. An AMO or SC is announced after its
+ * write. A store TLB entry keeps NOTIFY until it is refilled, even when
+ * the page has no code left, since a hart may decode it again at once.
+ *
+ * What remains (QEMU 7.2's MTTCG keeps wider gaps: its fence.i does not
+ * reach other harts at all): a hart whose store entry for a page was
+ * filled before any hart had code there stores through it unannounced
+ * until it takes the PROTECT that the first decode posted, at its next
+ * block boundary. Taking it, the hart asks for the page's code to be
+ * dropped if it had such an entry, so code decoded in that window goes
+ * before the decoder's next fence.i, unless the storing hart reaches its
+ * synchronising store (the one the decoder waits for before fence.i)
+ * within the same block as the code write. */
 #ifndef VMX_MEM_PAGES_H
 #define VMX_MEM_PAGES_H
 

@@ -98,19 +98,15 @@ typedef struct {
   bool super;
 } walk_t;
 
-/* RAM at [pa, pa+len) within one page was written by this hart: blocks
- * decoded from it, here or on other harts, must go. Returns whether the
- * page still holds code somewhere (its stores stay on the slow path). */
-static bool code_written(vmx_rv_cpu_t *cpu, uint64_t pa, unsigned len) {
+/* RAM at [pa, pa+len) within one page was written by this hart (the write
+ * is done): blocks decoded from it, here or on other harts, must go. */
+static void code_written(vmx_rv_cpu_t *cpu, uint64_t pa, unsigned len) {
   vmx_pages_t *pages = cpu->sys->pages;
   if (!pages)
-    return false;
+    return;
   uint64_t pn = vmx_pages_index(pages, pa);
-  if (pn == UINT64_MAX || !vmx_pages_has_code(pages, pn))
-    return false;
-  if (vmx_pages_written(pages, (int)cpu->sys->shard, pa, len))
+  if (pn != UINT64_MAX && vmx_pages_written(pages, (int)cpu->sys->shard, pa, len))
     vmx_rv_code_drop_page(cpu, pn);
-  return vmx_pages_has_code(pages, pn);
 }
 
 /* Walks the page table for va. update: set A (and D for stores). Returns 0
@@ -400,8 +396,10 @@ static bool store_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
   bool ram = in_ram(sys, e->pa, 4096);
   if (ram)
     memcpy((void *)(uintptr_t)(va + e->addend), &val, size);
-  if ((e->tag_w & VMX_RV_TLB_NOTIFY) && !code_written(cpu, pa, size))
-    e->tag_w &= ~VMX_RV_TLB_NOTIFY; /* no code left there: fast again */
+  /* NOTIFY stays until the entry is refilled: a hart may decode the page
+   * again right after this store dropped the last of its code. */
+  if (e->tag_w & VMX_RV_TLB_NOTIFY)
+    code_written(cpu, pa, size);
   if (!(e->tag_w & VMX_RV_TLB_IO))
     return true;
   /* A device, or the watched RAM page (told after the store). */
@@ -459,28 +457,43 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
     sys->trap_tval = va;
     return NULL;
   }
-  /* Dropped before the write, which the caller does: no block of this
-   * hart can be decoded from the page in between. */
-  if (write && (e->tag_w & VMX_RV_TLB_NOTIFY) && !code_written(cpu, e->pa | (va & 0xfff), size))
-    e->tag_w &= ~VMX_RV_TLB_NOTIFY;
+  /* The caller writes; announced after that (vmx_rv_mem_atomic_done), or
+   * another hart could decode the old bytes again in between. */
+  if (write && (e->tag_w & VMX_RV_TLB_NOTIFY)) {
+    sys->amo_pa = e->pa | (va & 0xfff);
+    sys->amo_len = size;
+  }
   return (uint8_t *)(uintptr_t)(va + e->addend);
 }
 
-/* The entries of one table that map pa_page for stores take the slow path. */
-static void protect_table(vmx_rv_tlb_entry_t *t, unsigned n, uint64_t pa_page) {
-  for (unsigned i = 0; i < n; i++)
-    if (t[i].pa == pa_page && !(t[i].tag_w & VMX_RV_TLB_INVALID))
-      t[i].tag_w |= VMX_RV_TLB_NOTIFY;
+void vmx_rv_mem_atomic_done(vmx_rv_cpu_t *cpu) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  code_written(cpu, sys->amo_pa, sys->amo_len);
+  sys->amo_len = 0;
 }
 
-void vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page) {
+/* The entries of one table that map pa_page for stores take the slow path;
+ * returns whether one of them did not before. */
+static bool protect_table(vmx_rv_tlb_entry_t *t, unsigned n, uint64_t pa_page) {
+  bool fast = false;
+  for (unsigned i = 0; i < n; i++)
+    if (t[i].pa == pa_page && !(t[i].tag_w & VMX_RV_TLB_INVALID)) {
+      fast |= !(t[i].tag_w & VMX_RV_TLB_NOTIFY);
+      t[i].tag_w |= VMX_RV_TLB_NOTIFY;
+    }
+  return fast;
+}
+
+bool vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page) {
   vmx_rv_sys_t *sys = cpu->sys;
+  bool fast = false;
   for (unsigned r = 0; r < VMX_RV_MMU_COUNT; r++) {
-    protect_table(sys->tlb[r], VMX_RV_TLB_SIZE, pa_page);
-    protect_table(sys->victim[r], VMX_RV_TLB_VICTIMS, pa_page);
+    fast |= protect_table(sys->tlb[r], VMX_RV_TLB_SIZE, pa_page);
+    fast |= protect_table(sys->victim[r], VMX_RV_TLB_VICTIMS, pa_page);
   }
   for (unsigned k = 0; k < VMX_RV_TLB_SETS; k++)
     if (sys->tlb_set[k].valid)
       for (unsigned t = 0; t < 3; t++)
-        protect_table(sys->tlb_set[k].tlb[t], VMX_RV_TLB_SIZE, pa_page);
+        fast |= protect_table(sys->tlb_set[k].tlb[t], VMX_RV_TLB_SIZE, pa_page);
+  return fast;
 }

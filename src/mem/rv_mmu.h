@@ -30,14 +30,20 @@ bool vmx_rv_mem_store(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
  * 8 at va: misaligned, device and page faults are raised as the spec says. */
 uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool write);
 
+/* After the write of an AMO or SC for which vmx_rv_mem_atomic set
+ * sys->amo_len (the page holds decoded code): announces it, as a store's
+ * slow path does after its write. */
+void vmx_rv_mem_atomic_done(vmx_rv_cpu_t *cpu);
+
 /* Drops the TLB entries for va (every regime, every kept address space),
  * or all when va is UINT64_MAX. */
 void vmx_rv_tlb_flush(vmx_rv_cpu_t *cpu, uint64_t va);
 
 /* Makes every store through the hart's TLB entries (all regimes, kept
  * address spaces and victims) to the RAM page at pa_page take the slow
- * path, which tells the page's code holders (mem/pages.h). */
-void vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page);
+ * path, which tells the page's code holders (mem/pages.h). Returns whether
+ * an entry let stores through unannounced until now. */
+bool vmx_rv_tlb_protect(vmx_rv_cpu_t *cpu, uint64_t pa_page);
 
 /* satp becomes satp: the U and S tables of the old address space are kept
  * in a set (the least recently used one is reused) and those of the new one

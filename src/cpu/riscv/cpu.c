@@ -79,11 +79,26 @@ void vmx_rv_code_added(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b, unsigned which) {
   b->page_next[which] = head;
   atomic_store_explicit(slot, b, memory_order_relaxed);
   if (!head) {
-    /* The page's first code here: stores to it must now take the slow
-     * path, in this hart's TLB and (by request) in the others'. */
+    /* The page's first code here. The slot is visible before the bytes are
+     * read (paired with the fence in vmx_pages_written: a writer either
+     * sees the slot or this hart reads its bytes); stores to the page must
+     * now take the slow path, in this hart's TLB and (by request) in the
+     * others'. */
+    atomic_thread_fence(memory_order_seq_cst);
     vmx_rv_tlb_protect(cpu, sys->pages->base + (pn << VMX_PAGES_SHIFT));
     vmx_pages_code_added(sys->pages, sys->shard, pn);
   }
+}
+
+void vmx_rv_code_unadd(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b) {
+  vmx_rv_sys_t *sys = cpu->sys;
+  uint64_t pn = vmx_pages_index(sys->pages, b->pa);
+  if (pn == UINT64_MAX)
+    return;
+  /* The fetch that failed may have dropped the page (and b with it). */
+  _Atomic(void *) *slot = vmx_pages_code(sys->pages, sys->shard, pn);
+  if (atomic_load_explicit(slot, memory_order_relaxed) == b)
+    atomic_store_explicit(slot, b->page_next[0], memory_order_relaxed);
 }
 
 void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
@@ -113,10 +128,15 @@ void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
 
 static void take_request(void *arg, unsigned kind, uint64_t pn) {
   vmx_rv_cpu_t *cpu = arg;
-  if (kind == VMX_PAGES_INVAL)
+  vmx_rv_sys_t *sys = cpu->sys;
+  uint64_t pa = sys->pages->base + (pn << VMX_PAGES_SHIFT);
+  if (kind == VMX_PAGES_INVAL) {
     vmx_rv_code_drop_page(cpu, pn);
-  else
-    vmx_rv_tlb_protect(cpu, cpu->sys->pages->base + (pn << VMX_PAGES_SHIFT));
+  } else if (vmx_rv_tlb_protect(cpu, pa)) {
+    /* This hart could store to the page without telling anyone until now,
+     * perhaps after the other hart decoded it: that code goes. */
+    vmx_pages_written(sys->pages, (int)sys->shard, pa, 1u << VMX_PAGES_SHIFT);
+  }
 }
 
 void vmx_rv_code_sync(vmx_rv_cpu_t *cpu) {

@@ -52,10 +52,13 @@ static inline unsigned vmx__bucket(uint64_t pc) {
   return (unsigned)((pc >> 1) ^ (pc >> 14)) & (VMX_RV_BCACHE_BUCKETS - 1);
 }
 
-/* System mode: block b is the newest decoded from the page of its pa
- * (which 0) or pa2 (which 1); links it into that page's list in the hart's
- * page descriptors (cpu.c). */
+/* System mode: block b (pa, pa2 set) is about to be decoded from the page
+ * of its pa (which 0) or pa2 (which 1); links it into that page's list in
+ * the hart's page descriptors before its bytes are read (cpu.c).
+ * vmx_rv_code_unadd takes back the link of pa's page when decoding b
+ * failed (its space in the arena is used again). */
 void vmx_rv_code_added(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b, unsigned which);
+void vmx_rv_code_unadd(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b);
 
 /* Per-thread context that lets the host fault handler return into
  * vmx_rv_cpu_run(). */
