@@ -21,6 +21,13 @@
 
 struct stat;
 
+/* Every host call of src/linux goes through vmx__host_syscall: those that
+ * may wait (signal.c's host_sys_may_block) go through the safe stub, which
+ * does not wait while a VCPU_SIGNAL is on its way to the calling thread
+ * (see signal.c); the others are plain syscall(). */
+long vmx__host_syscall(long nr, ...);
+#define syscall vmx__host_syscall
+
 /* A host kernel result as a guest one: -errno on failure. */
 static inline int64_t vmx__host_ret(long r) { return r == -1 ? -(int64_t)errno : r; }
 

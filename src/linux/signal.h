@@ -87,7 +87,17 @@ typedef struct vmx_linux_sigthread {
    * (see signal.c): the guest system call is restarted with a0 =
    * restart_a0 unless a handler without SA_RESTART runs. */
   _Atomic bool restart;
+  /* With restart: the host call returned EINTR rather than being rewound
+   * (Linux's ERESTARTNOHAND class: poll, nanosleep, sigsuspend...), so it
+   * runs again only if no handler runs. */
+  bool restart_nohand;
   uint64_t restart_a0;
+  /* VCPU_SIGNAL messages sent to this thread and not yet handled: senders
+   * add 1 before sending (seq_cst), the vCPU takes 1 off once it queued
+   * the signal. While it is not 0, no waiting host call of this thread
+   * blocks (the safe-call stub in signal.c checks it) and an interrupted
+   * guest call waits for the message before it restarts or fails. */
+  _Atomic int32_t inbound;
   _Atomic uint64_t pending;    /* queued by the host handler (release) */
   vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
 } vmx_linux_sigthread_t;
@@ -148,6 +158,22 @@ void vmx_linux_signal_deliver(struct vmx_linux_thread *t);
 /* Ends the whole process with signal sig as a native process dying of it
  * would end (the parent sees WIFSIGNALED with sig), without a core file. */
 _Noreturn void vmx_linux_signal_die(int sig);
+
+struct vmx_msg_vcpu_signal;
+
+/* Takes a VCPU_SIGNAL that reached t's vCPU (its loop thread, between
+ * slices): an unblocked signal is queued on t and delivered at once; one
+ * t blocks goes to the host kernel's pending set (thread- or
+ * process-directed, as it was sent), where rt_sigpending, rt_sigtimedwait
+ * and signalfd look, and from which the host handler queues it when it is
+ * unblocked; one the process ignores is dropped, as Linux drops it when
+ * sent. Then t->sig.inbound loses one. */
+void vmx_linux_signal_receive(struct vmx_linux_thread *t, const struct vmx_msg_vcpu_signal *m);
+
+/* True when t's last guest system call was interrupted for a VCPU_SIGNAL
+ * not handled yet: the thread must not run guest code (nor decide about
+ * the restart) until the message came; the caller ends the slice. */
+bool vmx_linux_signal_waiting(struct vmx_linux_thread *t);
 
 /* Makes the guest thread with host tid `tid` leave guest code, and any host
  * system call it waits in (the guest's call runs again once its vCPU runs
