@@ -346,12 +346,63 @@ static void host_own_fault(int sig, const siginfo_t *si) {
   host_sigaction(sig, SIG_DFL, 0);
 }
 
+/* The signals loop's wake-up (vmx_linux_signal_route), or NULL. */
+static void (*_Atomic vmx__sig_wake)(void);
+
+/* Whether a signal the host handler got came from outside the process:
+ * kill or sigqueue from another process, or the kernel on its own behalf
+ * (the terminal, itimers). Signals vmx itself put back in the host
+ * kernel's queue (blocked ones, vmx_linux_signal_receive) come from our
+ * pid and are queued at once when unblocked, as the unblocking call
+ * returns; so are SIGPIPE, SIGCHLD and SIGIO, which belong to a call. */
+static bool sig_from_outside(const siginfo_t *si) {
+  switch (si->si_code) {
+  case SI_USER: case SI_QUEUE: case SI_TKILL:
+    return si->si_pid != getpid();
+  case SI_KERNEL:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Hands sig to the signals loop for guest thread t (the one the host
+ * kernel chose: it does not block sig). False if an instance is already
+ * on its way (the caller queues this one itself) or nothing routes. */
+static bool sig_route_record(vmx_linux_thread_t *t, int sig, const siginfo_t *si) {
+  void (*wake)(void) = atomic_load_explicit(&vmx__sig_wake, memory_order_acquire);
+  vmx_linux_sigproc_t *ps = &vmx__sig_proc->sig;
+  uint64_t bit = SIG_BIT(sig);
+  if (!wake || (atomic_load_explicit(&ps->routed, memory_order_relaxed) & bit))
+    return false;
+  memcpy(&ps->routed_info[sig], si, sizeof ps->routed_info[sig]);
+  ps->routed_tid[sig] = t->tid;
+  /* Counted before the loop can send it (it sees the bit only after). */
+  atomic_fetch_add_explicit(&t->sig.inbound, 1, memory_order_seq_cst);
+  atomic_fetch_or_explicit(&ps->routed, bit, memory_order_release);
+  wake();
+  return true;
+}
+
+void vmx_linux_signal_route(void (*wake)(void)) {
+  atomic_store_explicit(&vmx__sig_wake, wake, memory_order_release);
+}
+
 static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
   if ((SIG_BIT(sig) & SIG_HOST_FAULTS) && si->si_code > 0) {
     host_own_fault(sig, si);
     return;
   }
   int saved_errno = errno;
+  if (vmx__sig_current && sig_from_outside(si) && sig_route_record(vmx__sig_current, sig, si)) {
+    /* The message will deliver it; a waiting call this signal ended
+     * waits for it to decide whether to run again. */
+#if defined(__x86_64__)
+    host_kick_interrupt(vmx__sig_current, ucv);
+#endif
+    errno = saved_errno;
+    return;
+  }
   uint64_t queued = sig_enqueue_current(sig, si);
 #if defined(__x86_64__)
   if (vmx__sig_current)
@@ -950,7 +1001,7 @@ static int sig_send(vmx_linux_thread_t *t, pid_t tid, int sig, const vmx_linux_s
   m.body.vcpu_signal.uid = (uint32_t)(info->field[0] >> 32);
   m.body.vcpu_signal.value = info->field[1];
   m.body.vcpu_signal.thread = tid != 0;
-  return vmx__thread_signal_send(t, tid, &m);
+  return vmx__thread_signal_send(t, tid, &m, false);
 }
 
 int64_t vmx_sys_kill(vmx_linux_thread_t *t, const uint64_t a[6]) {
@@ -1007,10 +1058,23 @@ int64_t vmx_sys_rt_tgsigqueueinfo(vmx_linux_thread_t *t, const uint64_t a[6]) {
 
 /* ---- receiving -------------------------------------------------------- */
 
+/* One message counted in t->sig.inbound was handled. Never below 0: a
+ * routed signal counted on a thread that ended before its message was
+ * sent may reach the next thread on the same loop (same tid), which did
+ * not count it. seq_cst: pairs with the senders' increment and the safe
+ * stub's check. */
+static void inbound_done(vmx_linux_thread_t *t) {
+  int32_t n = atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst);
+  while (n > 0 && !atomic_compare_exchange_weak_explicit(&t->sig.inbound, &n, n - 1,
+                                                          memory_order_seq_cst,
+                                                          memory_order_seq_cst))
+    ;
+}
+
 void vmx_linux_signal_receive(vmx_linux_thread_t *t, const vmx_msg_vcpu_signal_t *m) {
   int sig = m->signo;
   if (!sig_routable(sig) || t->exiting) {
-    atomic_fetch_sub_explicit(&t->sig.inbound, 1, memory_order_seq_cst);
+    inbound_done(t);
     return;
   }
   vmx_linux_siginfo_t info = {.signo = sig, .code = m->code};
@@ -1035,9 +1099,34 @@ void vmx_linux_signal_receive(vmx_linux_thread_t *t, const vmx_msg_vcpu_signal_t
     /* release: whoever sees the bit sees the siginfo */
     atomic_fetch_or_explicit(&t->sig.pending, bit, memory_order_release);
   }
-  /* seq_cst: pairs with the senders' increment and the safe stub's check. */
-  atomic_fetch_sub_explicit(&t->sig.inbound, 1, memory_order_seq_cst);
+  inbound_done(t);
   vmx_linux_signal_deliver(t);
+}
+
+void vmx_linux_signal_route_drain(void) {
+  vmx_linux_sigproc_t *ps = &vmx__sig_proc->sig;
+  uint64_t bits = atomic_load_explicit(&ps->routed, memory_order_acquire);
+  while (bits) {
+    int sig = __builtin_ctzll(bits) + 1;
+    bits &= bits - 1;
+    vmx_linux_siginfo_t info = ps->routed_info[sig];
+    pid_t tid = ps->routed_tid[sig];
+    atomic_fetch_and_explicit(&ps->routed, ~SIG_BIT(sig), memory_order_release);
+    vmx_msg_t m = VMX_MSG_INIT(VCPU_SIGNAL);
+    m.body.vcpu_signal.signo = sig;
+    m.body.vcpu_signal.code = info.code;
+    m.body.vcpu_signal.pid = (int32_t)(uint32_t)info.field[0];
+    m.body.vcpu_signal.uid = (uint32_t)(info.field[0] >> 32);
+    m.body.vcpu_signal.value = info.field[1];
+    m.body.vcpu_signal.thread = false;
+    if (vmx__thread_signal_send(NULL, tid, &m, true) != 0) {
+      /* Its thread ended meanwhile: the process's, for any thread. */
+      if (!(atomic_load_explicit(&ps->pending, memory_order_relaxed) & SIG_BIT(sig))) {
+        ps->info[sig] = info;
+        atomic_fetch_or_explicit(&ps->pending, SIG_BIT(sig), memory_order_release);
+      }
+    }
+  }
 }
 
 bool vmx_linux_signal_waiting(vmx_linux_thread_t *t) {

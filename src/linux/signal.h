@@ -70,6 +70,13 @@ typedef struct vmx_linux_sigproc {
    * takes them (acquire). info[n] is valid while bit n-1 is set. */
   _Atomic uint64_t pending;
   vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
+  /* Signals from outside the process that the host handler took on a
+   * guest thread and handed to the signals loop (vmx_linux_signal_route):
+   * set by the handler (release) after routed_info[n] and routed_tid[n],
+   * cleared by the loop (acquire) once it read them. */
+  _Atomic uint64_t routed;
+  vmx_linux_siginfo_t routed_info[VMX_LINUX_NSIG + 1];
+  pid_t routed_tid[VMX_LINUX_NSIG + 1];
 } vmx_linux_sigproc_t;
 
 /* Per-thread signal state. Owned by the thread, except `pending` and
@@ -169,6 +176,20 @@ struct vmx_msg_vcpu_signal;
  * unblocked; one the process ignores is dropped, as Linux drops it when
  * sent. Then t->sig.inbound loses one. */
 void vmx_linux_signal_receive(struct vmx_linux_thread *t, const struct vmx_msg_vcpu_signal *m);
+
+/* Routes signals from outside the process (kill from another process,
+ * the terminal's Ctrl-C, SI_KERNEL timers) as messages: the host handler,
+ * which may not encode or allocate, records the signal (routed bits and
+ * siginfo) for the guest thread the host kernel picked, counts the message
+ * to come in that thread's inbound, and calls wake (async-signal-safe:
+ * uv_async_send); the signals loop then calls vmx_linux_signal_route_drain
+ * on its thread. wake NULL: signals are queued by the handler itself (a
+ * fork child has no bus). */
+void vmx_linux_signal_route(void (*wake)(void));
+
+/* On the signals loop: sends every recorded signal as a VCPU_SIGNAL to the
+ * vCPU of the thread it arrived on. */
+void vmx_linux_signal_route_drain(void);
 
 /* True when t's last guest system call was interrupted for a VCPU_SIGNAL
  * not handled yet: the thread must not run guest code (nor decide about

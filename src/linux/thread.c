@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,42 @@ static struct {
   vmx_addr_t gdb_server;
 } vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* ---- the signals loop: host signals from outside, as messages -------- */
+
+static uv_async_t vmx__sig_async; /* on the signals loop */
+
+static void sig_async_cb(uv_async_t *h) {
+  (void)h;
+  vmx_linux_signal_route_drain();
+}
+
+/* The host handler's wake-up (async-signal-safe). */
+static void sig_wake(void) { uv_async_send(&vmx__sig_async); }
+
+static void sig_loop_start(vmx_loop_t *loop, void *arg) {
+  (void)arg;
+  if (uv_async_init(vmx_loop_uv(loop), &vmx__sig_async, sig_async_cb) == 0)
+    vmx_linux_signal_route(sig_wake);
+}
+
+/* Starts the "signals" loop: a thread with every host signal blocked that
+ * sends the host handler's signals on as VCPU_SIGNAL messages. Without it
+ * (it failed to start) the handler queues them itself, as before. */
+static void sig_loop_spawn(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  vmx_loop_options_t lo = {.name = "signals", .ring_slots = 15, .max_actors = 1,
+                           .on_thread_start = sig_loop_start};
+  vmx_loop_t *loop;
+  if (vmx_loop_start(vmx__rt.bus, &lo, &loop))
+    vmx_log_debug("run-user: no signals loop; host signals are queued by the handler");
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void rt_after_fork_child(void) {
+  /* The signals loop stayed with the parent. */
+  vmx_linux_signal_route(NULL);
   /* Only the forking thread survived: the other loop threads, idle or not,
    * are gone, and the loops' epoll sets are shared with the parent. The
    * forking thread runs on without its loop; threads the child makes get
@@ -311,7 +347,7 @@ static vcpu_slot_t *signal_target_locked(pid_t tid, int sig) {
   return other ? other : main ? main : any;
 }
 
-int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, vmx_msg_t *m) {
+int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, vmx_msg_t *m, bool counted) {
   if (vmx__rt.forked || !vmx__rt.bus)
     return 1;
   pthread_mutex_lock(&vmx__rt.lock);
@@ -324,7 +360,8 @@ int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, vmx_msg_t *m) {
    * the target cannot be reused (it is live while the lock is held; a
    * slot reused later starts from a zeroed thread). seq_cst: pairs with
    * the check in the target's safe stub. */
-  atomic_fetch_add_explicit(&s->t.sig.inbound, 1, memory_order_seq_cst);
+  if (!counted)
+    atomic_fetch_add_explicit(&s->t.sig.inbound, 1, memory_order_seq_cst);
   vmx_addr_t dst = s->v.addr;
   pid_t target_tid = s->tid;
   pthread_mutex_unlock(&vmx__rt.lock);
@@ -341,7 +378,7 @@ int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, vmx_msg_t *m) {
   /* The send set the target's exit flag (the loop's kick) for guest code;
    * a target in a waiting host call needs a host signal. A thread sending
    * to itself is in neither. */
-  if (&s->t != from)
+  if (&s->t != from && !counted)
     vmx_linux_signal_kick(target_tid);
   return 0;
 }
@@ -358,6 +395,9 @@ static void slot_on_end(vmx_vcpu_t *v, int reason) {
 int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *parent) {
   vcpu_slot_t *s = (vcpu_slot_t *)t;
   s->start_mask = mask;
+  /* After the main thread's loop, which keeps index 0. */
+  if (!parent && !vmx__rt.forked)
+    sig_loop_spawn();
   s->v = (vmx_vcpu_t){.cpu = &t->cpu, .on_exit = slot_on_exit, .on_start = slot_on_start,
                       .on_end = slot_on_end, .on_message = slot_on_message, .run = slot_run,
                       .arg = s};
