@@ -4,6 +4,8 @@
 #include "linux/signal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -253,6 +255,31 @@ __asm__(".text\n"
         "  mov $-4100, %rax\n"    /* VMX__SAFE_EINTR */
         "  ret\n"
         ".size vmx__safe_syscall, .-vmx__safe_syscall\n");
+/* Whether host call nr with arguments a goes through the safe stub: the
+ * calls that wait for something outside the thread (host_sys_may_block),
+ * but not those that only may (openat of a FIFO, ioctl, fcntl other than
+ * a waiting lock) nor futex operations that do not wait (a wake must not
+ * be skipped: vmx wakes joiners itself when a thread exits). A call the
+ * stub does not make runs again in full when the guest call restarts. */
+static bool host_sys_safe(long nr, const long a[6]) {
+  switch (nr) {
+  case SYS_openat: case SYS_open: case SYS_ioctl:
+    return false;
+  case SYS_fcntl:
+    return a[1] == F_SETLKW || a[1] == F_OFD_SETLKW;
+  case SYS_futex:
+    switch (a[1] & FUTEX_CMD_MASK) {
+    case FUTEX_WAIT: case FUTEX_WAIT_BITSET: case FUTEX_LOCK_PI: case FUTEX_WAIT_REQUEUE_PI:
+    case 13: /* FUTEX_LOCK_PI2 */
+      return true;
+    default:
+      return false;
+    }
+  default:
+    return host_sys_may_block(nr);
+  }
+}
+
 /* What the stub returns when it did not call: not a host result (those
  * are -1..-4095 or the call's value). */
 #define VMX__SAFE_EINTR (-4100)
@@ -1207,7 +1234,7 @@ long vmx__host_syscall(long nr, ...) {
   va_end(ap);
 #if defined(__x86_64__)
   vmx_linux_thread_t *t = vmx__sig_current;
-  if (t && host_sys_may_block(nr)) {
+  if (t && host_sys_safe(nr, a)) {
     long r = vmx__safe_syscall(&t->sig.inbound, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (r == VMX__SAFE_EINTR) {
       /* Not called (a message is on its way) or moved off the call by a
