@@ -4,6 +4,17 @@
  * and so is siginfo_t's 128-byte layout; only the signal frame, the
  * sigaction struct and the machine context are riscv64's own.
  *
+ * How a guest signal travels (docs/architecture.md, "The signal path"):
+ *  - A signal a guest thread sends to its own process (kill, tkill, tgkill,
+ *    rt_sigqueueinfo, rt_tgsigqueueinfo) is a VCPU_SIGNAL message to the
+ *    target thread's vCPU actor, which queues it between slices
+ *    (vmx_linux_signal_receive); so is one from outside the process, which
+ *    the host handler hands to the signals loop (vmx_linux_signal_route).
+ *    The sender counts it in the target's sig.inbound and kicks the target
+ *    out of a waiting host call; waiting calls go through a safe stub that
+ *    does not wait while inbound is not 0 (signal.c).
+ *  - Synchronous signals of the current instruction are never messages.
+ *
  * How a host signal reaches the guest:
  *  - Each guest action is mirrored on the host (vmx_linux_sigproc_t.action):
  *    SIG_IGN and SIG_DFL are installed as they are, so the host kernel
