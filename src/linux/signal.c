@@ -1157,12 +1157,8 @@ void vmx_linux_signal_route_drain(void) {
 }
 
 bool vmx_linux_signal_waiting(vmx_linux_thread_t *t) {
-  if (!atomic_load_explicit(&t->sig.restart, memory_order_relaxed) ||
-      !atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst))
-    return false;
-  /* End the slice at once; the vCPU runs again behind the message. */
-  vmx_rv_cpu_kick(&t->cpu);
-  return true;
+  return atomic_load_explicit(&t->sig.restart, memory_order_relaxed) &&
+         atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst);
 }
 
 int64_t vmx_sys_sigaltstack(vmx_linux_thread_t *t, const uint64_t a[6]) {
