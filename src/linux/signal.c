@@ -1157,8 +1157,11 @@ void vmx_linux_signal_route_drain(void) {
 }
 
 bool vmx_linux_signal_waiting(vmx_linux_thread_t *t) {
-  return atomic_load_explicit(&t->sig.restart, memory_order_relaxed) &&
-         atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst);
+  /* Any message counted, not only one that ended a call: Linux delivers a
+   * signal sent to a thread before that thread next returns to user mode
+   * (raise() runs the handler before it returns; so does the sigprocmask
+   * that unblocks a signal routed from outside). */
+  return atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst) > 0;
 }
 
 int64_t vmx_sys_sigaltstack(vmx_linux_thread_t *t, const uint64_t a[6]) {

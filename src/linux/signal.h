@@ -202,10 +202,9 @@ void vmx_linux_signal_route(void (*wake)(void));
  * vCPU of the thread it arrived on. */
 void vmx_linux_signal_route_drain(void);
 
-/* True when t's last guest system call was interrupted for a VCPU_SIGNAL
- * not handled yet: the thread must not run guest code (nor decide about
- * the restart) until the message came; the caller ends the slice and
- * waits for it. */
+/* True while a VCPU_SIGNAL counted for t is not handled yet: t must not
+ * run guest code (nor decide whether an interrupted call restarts) until
+ * it came; the caller ends the slice and waits for it. */
 bool vmx_linux_signal_waiting(struct vmx_linux_thread *t);
 
 /* Makes the guest thread with host tid `tid` leave guest code, and any host

@@ -269,9 +269,10 @@ static int slot_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   vcpu_slot_t *s = v->arg;
   vmx_linux_thread_t *t = &s->t;
   vmx__thread_handle_exit(t, why);
-  /* An interrupted system call whose signal is still a message on its way
-   * waits for it, idle (the vCPU runs again once it handled a message):
-   * delivering now would decide the restart without the signal's handler. */
+  /* A signal still on its way as a message is waited for, idle (the vCPU
+   * runs again once it handled a message), as Linux delivers it before the
+   * thread returns to user mode; delivering now would also decide an
+   * interrupted call's restart without the signal's handler. */
   if (!t->exiting && vmx_linux_signal_waiting(t))
     return VMX_VCPU_IDLE;
   if (!t->exiting)
@@ -300,8 +301,8 @@ static int slot_on_message(vmx_vcpu_t *v, const vmx_msg_t *msg) {
   return 0;
 }
 
-/* Runs guest code, unless the last system call still waits for its signal
- * message (the idle vCPU's timer ran it first): then it waits on. */
+/* Runs guest code, unless a signal message is still on its way (the idle
+ * vCPU's timer ran it first): then it waits on. */
 static vmx_rv_exit_t slot_run(vmx_rv_cpu_t *cpu) {
   vmx_linux_thread_t *t = cpu->opaque;
   if (vmx_linux_signal_waiting(t))

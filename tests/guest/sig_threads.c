@@ -7,7 +7,9 @@
  *  3. a thread blocked in read() on a pipe or in nanosleep() interrupted by
  *     a handler without SA_RESTART (EINTR), and read() restarted under
  *     SA_RESTART;
- *  4. kill() of the own process while all but one thread block the signal:
+ *  4. raise() and an unblocked tgkill to oneself run the handler before
+ *     the call returns;
+ *  5. kill() of the own process while all but one thread block the signal:
  *     that thread takes it, every time.
  * Every round trip is counted; the counts are printed at the end.
  */
@@ -243,6 +245,26 @@ static void test_eintr(void)
     interrupt_one(reader, true);
 }
 
+/* ---- 3b. a signal to oneself runs its handler before the call returns -- */
+
+static void test_self(void)
+{
+    set_handler(SIGUSR1, on_usr1, 0);
+    int before = atomic_load(&main_hits);
+    raise(SIGUSR1);
+    printf("raise: handler ran %d time(s) before it returned\n", atomic_load(&main_hits) - before);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    before = atomic_load(&main_hits);
+    tgkill_to(my_tid(), SIGUSR1);
+    int held = atomic_load(&main_hits) - before;
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    printf("blocked tgkill: %d before unblocking, %d once sigprocmask returned\n", held,
+           atomic_load(&main_hits) - before);
+}
+
 /* ---- 4. process-directed kill, one thread open ------------------------ */
 
 #define KILLS 100
@@ -316,6 +338,7 @@ int main(void)
     test_sigwait();
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     test_eintr();
+    test_self();
     test_process_kill();
     return 0;
 }
