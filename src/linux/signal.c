@@ -1222,13 +1222,13 @@ int64_t vmx_sys_getitimer(vmx_linux_thread_t *t, const uint64_t a[6]) {
 /* ---- host calls that may wait ----------------------------------------- */
 
 #undef syscall
-long vmx__host_syscall(long nr, ...) {
-  /* Six arguments, whatever the caller passed: the host ABI reads them
-   * from registers regardless (glibc's syscall() does the same). */
+long vmx__host_syscall(int nargs, long nr, ...) {
+  /* Each argument as a long, as glibc's syscall() passes them on: the
+   * kernel narrows int arguments itself. */
   va_list ap;
-  long a[6];
+  long a[6] = {0};
   va_start(ap, nr);
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < nargs && i < 6; i++)
     a[i] = va_arg(ap, long);
   va_end(ap);
 #if defined(__x86_64__)
