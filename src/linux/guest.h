@@ -16,10 +16,20 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>   /* syscall()'s declaration, before the macro below */
 
 #include "linux/user.h"
 
 struct stat;
+
+/* Every host call of src/linux goes through vmx__host_syscall: those that
+ * may wait (signal.c's host_sys_may_block) go through the safe stub, which
+ * does not wait while a VCPU_SIGNAL is on its way to the calling thread
+ * (see signal.c); the others are plain syscall(). */
+long vmx__host_syscall(int nargs, long nr, ...);
+#define VMX__SYS_NARGS_(a1, a2, a3, a4, a5, a6, a7, n, ...) n
+#define VMX__SYS_NARGS(...) VMX__SYS_NARGS_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0, -1)
+#define syscall(...) vmx__host_syscall(VMX__SYS_NARGS(__VA_ARGS__), __VA_ARGS__)
 
 /* A host kernel result as a guest one: -errno on failure. */
 static inline int64_t vmx__host_ret(long r) { return r == -1 ? -(int64_t)errno : r; }

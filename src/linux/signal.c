@@ -4,8 +4,11 @@
 #include "linux/signal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,7 +18,9 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "bus/bus.h"
 #include "linux/guest.h"
+#include "linux/thread.h"
 #include "linux/user.h"
 
 #define SIG_BIT VMX_LINUX_SIG_BIT
@@ -200,7 +205,7 @@ static bool host_sys_may_block(long nr) {
   case SYS_flock: case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
   case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_pause:
   case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_wait4: case SYS_waitid:
-  case SYS_futex: case SYS_rt_sigtimedwait: case SYS_accept: case SYS_accept4:
+  case SYS_futex: case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_accept: case SYS_accept4:
   case SYS_connect: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg:
   case SYS_sendmmsg: case SYS_recvmmsg: case SYS_msgsnd: case SYS_msgrcv: case SYS_semop:
   case SYS_semtimedop: case SYS_mq_timedsend: case SYS_mq_timedreceive:
@@ -208,6 +213,97 @@ static bool host_sys_may_block(long nr) {
   default:
     return false;
   }
+}
+
+/* The safe host call (qemu's safe_syscall): vmx__safe_syscall(flag, nr,
+ * a1..a6) makes host call nr unless *flag is not 0, when it returns
+ * -EINTR without calling. A host handler that finds the thread anywhere
+ * from the check to the syscall instruction (host_syscall_interrupt)
+ * moves it to the -EINTR exit. So a kick sent after *flag was raised
+ * either is seen by the check, or lands between the check and the call
+ * (moved to -EINTR), or interrupts the call itself: no window is left in
+ * which the kick is taken and the thread then waits regardless. */
+long vmx__safe_syscall(const _Atomic int32_t *flag, long nr, long a1, long a2, long a3, long a4,
+                       long a5, long a6);
+extern const char vmx__safe_syscall_start[], vmx__safe_syscall_end[], vmx__safe_syscall_eintr[];
+__asm__(".text\n"
+        ".globl vmx__safe_syscall\n"
+        ".hidden vmx__safe_syscall\n"
+        ".type vmx__safe_syscall, @function\n"
+        "vmx__safe_syscall:\n"
+        "  mov %rdi, %r11\n"      /* flag (syscall clobbers r11, but only after) */
+        "  mov %rsi, %rax\n"      /* nr */
+        "  mov %rdx, %rdi\n"
+        "  mov %rcx, %rsi\n"
+        "  mov %r8, %rdx\n"
+        "  mov %r9, %r10\n"
+        "  mov 8(%rsp), %r8\n"
+        "  mov 16(%rsp), %r9\n"
+        ".globl vmx__safe_syscall_start\n"
+        ".hidden vmx__safe_syscall_start\n"
+        "vmx__safe_syscall_start:\n"
+        "  cmpl $0, (%r11)\n"
+        "  jne vmx__safe_syscall_eintr\n"
+        "  syscall\n"
+        ".globl vmx__safe_syscall_end\n"
+        ".hidden vmx__safe_syscall_end\n"
+        "vmx__safe_syscall_end:\n"
+        "  ret\n"
+        ".globl vmx__safe_syscall_eintr\n"
+        ".hidden vmx__safe_syscall_eintr\n"
+        "vmx__safe_syscall_eintr:\n"
+        "  mov $-4100, %rax\n"    /* VMX__SAFE_EINTR */
+        "  ret\n"
+        ".size vmx__safe_syscall, .-vmx__safe_syscall\n");
+/* Whether host call nr with arguments a goes through the safe stub: the
+ * calls that wait for something outside the thread (host_sys_may_block),
+ * but not those that only may (openat of a FIFO, ioctl, fcntl other than
+ * a waiting lock) nor futex operations that do not wait (a wake must not
+ * be skipped: vmx wakes joiners itself when a thread exits). A call the
+ * stub does not make runs again in full when the guest call restarts. */
+static bool host_sys_safe(long nr, const long a[6]) {
+  switch (nr) {
+  case SYS_openat: case SYS_open: case SYS_ioctl:
+    return false;
+  case SYS_fcntl:
+    return a[1] == F_SETLKW || a[1] == F_OFD_SETLKW;
+  case SYS_futex:
+    switch (a[1] & FUTEX_CMD_MASK) {
+    case FUTEX_WAIT: case FUTEX_WAIT_BITSET: case FUTEX_LOCK_PI: case FUTEX_WAIT_REQUEUE_PI:
+    case 13: /* FUTEX_LOCK_PI2 */
+      return true;
+    default:
+      return false;
+    }
+  default:
+    return host_sys_may_block(nr);
+  }
+}
+
+/* What the stub returns when it did not call: not a host result (those
+ * are -1..-4095 or the call's value). */
+#define VMX__SAFE_EINTR (-4100)
+
+/* Waiting calls that Linux never restarts after a handler ran, whatever
+ * SA_RESTART says (they return ERESTARTNOHAND or ERESTART_RESTARTBLOCK). */
+static bool host_sys_nohand(long nr) {
+  switch (nr) {
+  case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
+  case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_pause: case SYS_nanosleep:
+  case SYS_clock_nanosleep: case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Marks the guest system call under way as interrupted: it runs again
+ * (a0 as it was) unless a handler runs that forbids it (see
+ * syscall_restart); nohand: unless any handler runs. */
+static void restart_mark(vmx_linux_thread_t *t, bool nohand) {
+  t->sig.restart_a0 = t->cpu.x[10];   /* the dispatcher has not written a0 yet */
+  t->sig.restart_nohand = nohand;
+  atomic_store_explicit(&t->sig.restart, true, memory_order_relaxed);
 }
 
 /* A signal for the guest interrupted vmx on a waiting host system call,
@@ -221,13 +317,35 @@ static bool host_sys_may_block(long nr) {
  * with a known code range. */
 static void host_syscall_interrupt(vmx_linux_thread_t *t, ucontext_t *uc) {
   greg_t *g = uc->uc_mcontext.gregs;
-  const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+  uintptr_t pc = (uintptr_t)g[REG_RIP];
+  /* From the check up to the syscall instruction (2 bytes before the end). */
+  if (pc >= (uintptr_t)vmx__safe_syscall_start && pc + 2 <= (uintptr_t)vmx__safe_syscall_end) {
+    /* In the safe stub, before its call or rewound onto it (rax holds
+     * the call's number there); the wrapper marks the restart. */
+    g[REG_RIP] = (greg_t)vmx__safe_syscall_eintr;
+    return;
+  }
+  const uint8_t *ip = (const uint8_t *)pc;
   if (ip[0] != 0x0f || ip[1] != 0x05 || !host_sys_may_block(g[REG_RAX]))
     return;
   g[REG_RIP] += 2;
   g[REG_RAX] = -EINTR;
-  t->sig.restart_a0 = t->cpu.x[10];   /* the dispatcher has not written a0 yet */
-  atomic_store_explicit(&t->sig.restart, true, memory_order_relaxed);
+  restart_mark(t, false);
+}
+
+/* A kick (no guest signal behind it yet) that ended a waiting host call
+ * the kernel does not restart (it returned EINTR: poll, nanosleep,
+ * sigtimedwait, futex with a timeout...): Linux would not have ended that
+ * call for a signal the thread blocks, so it runs again unless a handler
+ * runs (ERESTARTNOHAND). */
+static void host_kick_interrupt(vmx_linux_thread_t *t, ucontext_t *uc) {
+  greg_t *g = uc->uc_mcontext.gregs;
+  if ((const char *)g[REG_RIP] == vmx__safe_syscall_end && g[REG_RAX] == -EINTR &&
+      !atomic_load_explicit(&t->sig.restart, memory_order_relaxed)) {
+    restart_mark(t, true);
+    return;
+  }
+  host_syscall_interrupt(t, uc);
 }
 #endif
 
@@ -255,12 +373,63 @@ static void host_own_fault(int sig, const siginfo_t *si) {
   host_sigaction(sig, SIG_DFL, 0);
 }
 
+/* The signals loop's wake-up (vmx_linux_signal_route), or NULL. */
+static void (*_Atomic vmx__sig_wake)(void);
+
+/* Whether a signal the host handler got came from outside the process:
+ * kill or sigqueue from another process, or the kernel on its own behalf
+ * (the terminal, itimers). Signals vmx itself put back in the host
+ * kernel's queue (blocked ones, vmx_linux_signal_receive) come from our
+ * pid and are queued at once when unblocked, as the unblocking call
+ * returns; so are SIGPIPE, SIGCHLD and SIGIO, which belong to a call. */
+static bool sig_from_outside(const siginfo_t *si) {
+  switch (si->si_code) {
+  case SI_USER: case SI_QUEUE: case SI_TKILL:
+    return si->si_pid != getpid();
+  case SI_KERNEL:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Hands sig to the signals loop for guest thread t (the one the host
+ * kernel chose: it does not block sig). False if an instance is already
+ * on its way (the caller queues this one itself) or nothing routes. */
+static bool sig_route_record(vmx_linux_thread_t *t, int sig, const siginfo_t *si) {
+  void (*wake)(void) = atomic_load_explicit(&vmx__sig_wake, memory_order_acquire);
+  vmx_linux_sigproc_t *ps = &vmx__sig_proc->sig;
+  uint64_t bit = SIG_BIT(sig);
+  if (!wake || (atomic_load_explicit(&ps->routed, memory_order_relaxed) & bit))
+    return false;
+  memcpy(&ps->routed_info[sig], si, sizeof ps->routed_info[sig]);
+  ps->routed_tid[sig] = t->tid;
+  /* Counted before the loop can send it (it sees the bit only after). */
+  atomic_fetch_add_explicit(&t->sig.inbound, 1, memory_order_seq_cst);
+  atomic_fetch_or_explicit(&ps->routed, bit, memory_order_release);
+  wake();
+  return true;
+}
+
+void vmx_linux_signal_route(void (*wake)(void)) {
+  atomic_store_explicit(&vmx__sig_wake, wake, memory_order_release);
+}
+
 static void host_async_handler(int sig, siginfo_t *si, void *ucv) {
   if ((SIG_BIT(sig) & SIG_HOST_FAULTS) && si->si_code > 0) {
     host_own_fault(sig, si);
     return;
   }
   int saved_errno = errno;
+  if (vmx__sig_current && sig_from_outside(si) && sig_route_record(vmx__sig_current, sig, si)) {
+    /* The message will deliver it; a waiting call this signal ended
+     * waits for it to decide whether to run again. */
+#if defined(__x86_64__)
+    host_kick_interrupt(vmx__sig_current, ucv);
+#endif
+    errno = saved_errno;
+    return;
+  }
   uint64_t queued = sig_enqueue_current(sig, si);
 #if defined(__x86_64__)
   if (vmx__sig_current)
@@ -290,7 +459,7 @@ static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
     vmx_linux_thread_t *t = vmx__sig_current;
 #if defined(__x86_64__)
     if (t)
-      host_syscall_interrupt(t, ucv);
+      host_kick_interrupt(t, ucv);
 #endif
     if (t)
       vmx_rv_cpu_kick(&t->cpu);
@@ -301,6 +470,11 @@ static void host_fault_handler(int sig, siginfo_t *si, void *ucv) {
      * (never blocked on the host, as vmx needs faults to get through). */
     int saved_errno = errno;
     sig_enqueue_current(sig, si);
+#if defined(__x86_64__)
+    /* The host handler has SA_RESTART (for the kicks): vmx decides. */
+    if (vmx__sig_current)
+      host_syscall_interrupt(vmx__sig_current, ucv);
+#endif
     errno = saved_errno;
     return;
   }
@@ -324,7 +498,9 @@ static void host_install_locked(vmx_linux_proc_t *p, int sig) {
   const vmx_linux_sigaction_t *a = &p->sig.action[sig];
   unsigned long mirrored = a->flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT);
   if (sig == SIGSEGV || sig == SIGBUS)
-    host_sigaction(sig, (void *)host_fault_handler, SA_SIGINFO | SA_NODEFER | mirrored);
+    /* SA_RESTART always: a kick must rewind a waiting host call onto its
+     * syscall instruction, where host_syscall_interrupt finds it. */
+    host_sigaction(sig, (void *)host_fault_handler, SA_SIGINFO | SA_NODEFER | SA_RESTART);
   else if (a->handler == RV_SIG_IGN)
     host_sigaction(sig, SIG_IGN, 0);
   else if (a->handler == RV_SIG_DFL && !(SIG_BIT(sig) & SIG_DEFAULT_CORE))
@@ -593,7 +769,7 @@ static void deliver_one(vmx_linux_thread_t *t, int sig, const vmx_linux_siginfo_
     sig_default(sig);
     return;
   }
-  syscall_restart(t, restart, act.flags & SA_RESTART);
+  syscall_restart(t, restart, (act.flags & SA_RESTART) && !t->sig.restart_nohand);
   if (!frame_push(t, sig, &act, info))
     force_sigsegv(t, sig);
 }
@@ -655,6 +831,7 @@ void vmx_linux_signal_deliver(vmx_linux_thread_t *t) {
   /* Marks made by vmx's own waits during this delivery mean nothing. */
   atomic_store_explicit(&t->sig.restart, false, memory_order_relaxed);
   syscall_restart(t, &restart, true);
+  t->sig.restart_nohand = false;
   if (t->sig.mask_saved) {   /* rt_sigsuspend ran no handler */
     t->sig.blocked = t->sig.saved_mask;
     t->sig.mask_saved = false;
@@ -761,6 +938,12 @@ int64_t vmx_sys_rt_sigsuspend(vmx_linux_thread_t *t, const uint64_t a[6]) {
     sig_drop_ignored(t);
     if (vmx_linux_signal_queued(t) & ~t->sig.blocked)
       break;
+    if (atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst)) {
+      /* A VCPU_SIGNAL waits in the mailbox: go and take it; the call runs
+       * again if it brings no handler (ERESTARTNOHAND). */
+      restart_mark(t, true);
+      break;
+    }
     uint64_t wait = (t->sig.blocked | atomic_load_explicit(&t->sig.pending, memory_order_relaxed)) &
                     ~(SIG_UNBLOCKABLE | SIG_HOST_NEEDED);
     syscall(SYS_rt_sigsuspend, &wait, 8);
@@ -813,30 +996,172 @@ int64_t vmx_sys_signalfd4(vmx_linux_thread_t *t, const uint64_t a[6]) {
   return vmx__host_ret(syscall(SYS_signalfd4, (int)a[0], &mask, 8, (int)a[3]));
 }
 
+/* ---- sending: guest signals as VCPU_SIGNAL messages ------------------- */
+
+/* A signal the guest sends, as the message carries it. */
+static vmx_linux_siginfo_t sig_info_make(int sig, int code, uint64_t value) {
+  vmx_linux_siginfo_t info = {.signo = sig, .code = code};
+  info.field[0] = (uint32_t)getpid() | (uint64_t)getuid() << 32;
+  info.field[1] = value;
+  return info;
+}
+
+/* Whether a guest signal to this process goes as a message: signals 1-64
+ * but SIGKILL and SIGSTOP, which nothing can catch or block (the host
+ * kernel applies them to vmx as Linux to the native process), and 0, which
+ * only checks the target. */
+static bool sig_routable(int sig) {
+  return sig >= 1 && sig <= VMX_LINUX_NSIG && !(SIG_BIT(sig) & SIG_UNBLOCKABLE);
+}
+
+/* Sends sig to thread tid of this process (thread) or to the process
+ * (tid 0) as a VCPU_SIGNAL. Returns 0 (sent, or dropped as Linux drops a
+ * signal to a thread that is ending), or 1 when it does not go as a
+ * message (the caller makes the host call, which also gives the errors). */
+static int sig_send(vmx_linux_thread_t *t, pid_t tid, int sig, const vmx_linux_siginfo_t *info) {
+  if (!sig_routable(sig))
+    return 1;
+  vmx_msg_t m = VMX_MSG_INIT(VCPU_SIGNAL);
+  m.body.vcpu_signal.signo = sig;
+  m.body.vcpu_signal.code = info->code;
+  m.body.vcpu_signal.pid = (int32_t)(uint32_t)info->field[0];
+  m.body.vcpu_signal.uid = (uint32_t)(info->field[0] >> 32);
+  m.body.vcpu_signal.value = info->field[1];
+  m.body.vcpu_signal.thread = tid != 0;
+  return vmx__thread_signal_send(t, tid, &m, false);
+}
+
 int64_t vmx_sys_kill(vmx_linux_thread_t *t, const uint64_t a[6]) {
-  return vmx__host_ret(syscall(SYS_kill, (pid_t)a[0], (int)a[1]));
+  pid_t pid = (pid_t)a[0];
+  int sig = (int)a[1];
+  if (pid == getpid()) {
+    vmx_linux_siginfo_t info = sig_info_make(sig, SI_USER, 0);
+    if (sig_send(t, 0, sig, &info) == 0)
+      return 0;
+  }
+  return vmx__host_ret(syscall(SYS_kill, pid, sig));
 }
 
 int64_t vmx_sys_tkill(vmx_linux_thread_t *t, const uint64_t a[6]) {
-  return vmx__host_ret(syscall(SYS_tkill, (pid_t)a[0], (int)a[1]));
+  pid_t tid = (pid_t)a[0];
+  int sig = (int)a[1];
+  vmx_linux_siginfo_t info = sig_info_make(sig, SI_TKILL, 0);
+  if (tid > 0 && sig_send(t, tid, sig, &info) == 0)
+    return 0;
+  return vmx__host_ret(syscall(SYS_tkill, tid, sig));
 }
 
 int64_t vmx_sys_tgkill(vmx_linux_thread_t *t, const uint64_t a[6]) {
-  return vmx__host_ret(syscall(SYS_tgkill, (pid_t)a[0], (pid_t)a[1], (int)a[2]));
+  pid_t tgid = (pid_t)a[0], tid = (pid_t)a[1];
+  int sig = (int)a[2];
+  vmx_linux_siginfo_t info = sig_info_make(sig, SI_TKILL, 0);
+  if (tgid == getpid() && tid > 0 && sig_send(t, tid, sig, &info) == 0)
+    return 0;
+  return vmx__host_ret(syscall(SYS_tgkill, tgid, tid, sig));
 }
 
 int64_t vmx_sys_rt_sigqueueinfo(vmx_linux_thread_t *t, const uint64_t a[6]) {
   vmx_linux_siginfo_t info;
+  pid_t pid = (pid_t)a[0];
+  int sig = (int)a[1];
   if (vmx_linux_mm_copy_in(&t->proc->mm, &info, a[2], sizeof info))
     return -EFAULT;
-  return vmx__host_ret(syscall(SYS_rt_sigqueueinfo, (pid_t)a[0], (int)a[1], &info));
+  /* The guest's own process: any si_code goes, as on Linux. */
+  if (pid == getpid() && sig_send(t, 0, sig, &info) == 0)
+    return 0;
+  return vmx__host_ret(syscall(SYS_rt_sigqueueinfo, pid, sig, &info));
 }
 
 int64_t vmx_sys_rt_tgsigqueueinfo(vmx_linux_thread_t *t, const uint64_t a[6]) {
   vmx_linux_siginfo_t info;
+  pid_t tgid = (pid_t)a[0], tid = (pid_t)a[1];
+  int sig = (int)a[2];
   if (vmx_linux_mm_copy_in(&t->proc->mm, &info, a[3], sizeof info))
     return -EFAULT;
-  return vmx__host_ret(syscall(SYS_rt_tgsigqueueinfo, (pid_t)a[0], (pid_t)a[1], (int)a[2], &info));
+  if (tgid == getpid() && tid > 0 && sig_send(t, tid, sig, &info) == 0)
+    return 0;
+  return vmx__host_ret(syscall(SYS_rt_tgsigqueueinfo, tgid, tid, sig, &info));
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+/* One message counted in t->sig.inbound was handled. Never below 0: a
+ * routed signal counted on a thread that ended before its message was
+ * sent may reach the next thread on the same loop (same tid), which did
+ * not count it. seq_cst: pairs with the senders' increment and the safe
+ * stub's check. */
+static void inbound_done(vmx_linux_thread_t *t) {
+  int32_t n = atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst);
+  while (n > 0 && !atomic_compare_exchange_weak_explicit(&t->sig.inbound, &n, n - 1,
+                                                          memory_order_seq_cst,
+                                                          memory_order_seq_cst))
+    ;
+}
+
+void vmx_linux_signal_receive(vmx_linux_thread_t *t, const vmx_msg_vcpu_signal_t *m) {
+  int sig = m->signo;
+  if (!sig_routable(sig) || t->exiting) {
+    inbound_done(t);
+    return;
+  }
+  vmx_linux_siginfo_t info = {.signo = sig, .code = m->code};
+  info.field[0] = (uint32_t)m->pid | (uint64_t)m->uid << 32;
+  info.field[1] = m->value;
+  uint64_t bit = SIG_BIT(sig);
+  vmx_linux_proc_t *p = t->proc;
+  pthread_mutex_lock(&p->sig.lock);
+  bool ignored = sig_ignored(&p->sig.action[sig], sig);
+  pthread_mutex_unlock(&p->sig.lock);
+  uint64_t queued = atomic_load_explicit(&t->sig.pending, memory_order_relaxed);
+  if (t->sig.blocked & bit || (sig >= 32 && (queued & bit))) {
+    /* Blocked, or a second real-time instance: to the host kernel's queue,
+     * which holds it as Linux would (the host mask blocks it: the guest
+     * mask plus what is queued here). */
+    /* Linux lets a thread other than the main one queue SI_USER or
+     * SI_TKILL only to itself: then the signal waits on this thread. */
+    if (m->thread || syscall(SYS_rt_sigqueueinfo, getpid(), sig, &info) != 0)
+      syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig, &info);
+  } else if (!ignored && !(queued & bit)) {
+    t->sig.info[sig] = info;
+    /* release: whoever sees the bit sees the siginfo */
+    atomic_fetch_or_explicit(&t->sig.pending, bit, memory_order_release);
+  }
+  inbound_done(t);
+  vmx_linux_signal_deliver(t);
+}
+
+void vmx_linux_signal_route_drain(void) {
+  vmx_linux_sigproc_t *ps = &vmx__sig_proc->sig;
+  uint64_t bits = atomic_load_explicit(&ps->routed, memory_order_acquire);
+  while (bits) {
+    int sig = __builtin_ctzll(bits) + 1;
+    bits &= bits - 1;
+    vmx_linux_siginfo_t info = ps->routed_info[sig];
+    pid_t tid = ps->routed_tid[sig];
+    atomic_fetch_and_explicit(&ps->routed, ~SIG_BIT(sig), memory_order_release);
+    vmx_msg_t m = VMX_MSG_INIT(VCPU_SIGNAL);
+    m.body.vcpu_signal.signo = sig;
+    m.body.vcpu_signal.code = info.code;
+    m.body.vcpu_signal.pid = (int32_t)(uint32_t)info.field[0];
+    m.body.vcpu_signal.uid = (uint32_t)(info.field[0] >> 32);
+    m.body.vcpu_signal.value = info.field[1];
+    m.body.vcpu_signal.thread = false;
+    if (vmx__thread_signal_send(NULL, tid, &m, true) != 0) {
+      /* Its thread ended meanwhile: the process's, for any thread. */
+      if (!(atomic_load_explicit(&ps->pending, memory_order_relaxed) & SIG_BIT(sig))) {
+        ps->info[sig] = info;
+        atomic_fetch_or_explicit(&ps->pending, SIG_BIT(sig), memory_order_release);
+      }
+    }
+  }
+}
+
+bool vmx_linux_signal_waiting(vmx_linux_thread_t *t) {
+  /* Any message counted, not only one that ended a call: Linux delivers a
+   * signal sent to a thread before that thread next returns to user mode
+   * (raise() runs the handler before it returns; so does the sigprocmask
+   * that unblocks a signal routed from outside). */
+  return atomic_load_explicit(&t->sig.inbound, memory_order_seq_cst) > 0;
 }
 
 int64_t vmx_sys_sigaltstack(vmx_linux_thread_t *t, const uint64_t a[6]) {
@@ -892,4 +1217,38 @@ int64_t vmx_sys_getitimer(vmx_linux_thread_t *t, const uint64_t a[6]) {
   if (vmx__guest_buf(t, a[1], sizeof(struct itimerval), &cur))
     return -EFAULT;
   return vmx__host_ret(syscall(SYS_getitimer, (int)a[0], cur));
+}
+
+/* ---- host calls that may wait ----------------------------------------- */
+
+#undef syscall
+long vmx__host_syscall(int nargs, long nr, ...) {
+  /* Each argument as a long, as glibc's syscall() passes them on: the
+   * kernel narrows int arguments itself. */
+  va_list ap;
+  long a[6] = {0};
+  va_start(ap, nr);
+  for (int i = 0; i < nargs && i < 6; i++)
+    a[i] = va_arg(ap, long);
+  va_end(ap);
+#if defined(__x86_64__)
+  vmx_linux_thread_t *t = vmx__sig_current;
+  if (t && host_sys_safe(nr, a)) {
+    long r = vmx__safe_syscall(&t->sig.inbound, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (r == VMX__SAFE_EINTR) {
+      /* Not called (a message is on its way) or moved off the call by a
+       * handler: the guest call runs again unless the signal's handler
+       * says otherwise. */
+      if (!atomic_load_explicit(&t->sig.restart, memory_order_relaxed))
+        restart_mark(t, host_sys_nohand(nr));
+      r = -EINTR;
+    }
+    if (r < 0 && r > -4096) {
+      errno = (int)-r;
+      return -1;
+    }
+    return r;
+  }
+#endif
+  return syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

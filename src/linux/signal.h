@@ -4,6 +4,17 @@
  * and so is siginfo_t's 128-byte layout; only the signal frame, the
  * sigaction struct and the machine context are riscv64's own.
  *
+ * How a guest signal travels (docs/architecture.md, "The signal path"):
+ *  - A signal a guest thread sends to its own process (kill, tkill, tgkill,
+ *    rt_sigqueueinfo, rt_tgsigqueueinfo) is a VCPU_SIGNAL message to the
+ *    target thread's vCPU actor, which queues it between slices
+ *    (vmx_linux_signal_receive); so is one from outside the process, which
+ *    the host handler hands to the signals loop (vmx_linux_signal_route).
+ *    The sender counts it in the target's sig.inbound and kicks the target
+ *    out of a waiting host call; waiting calls go through a safe stub that
+ *    does not wait while inbound is not 0 (signal.c).
+ *  - Synchronous signals of the current instruction are never messages.
+ *
  * How a host signal reaches the guest:
  *  - Each guest action is mirrored on the host (vmx_linux_sigproc_t.action):
  *    SIG_IGN and SIG_DFL are installed as they are, so the host kernel
@@ -70,6 +81,13 @@ typedef struct vmx_linux_sigproc {
    * takes them (acquire). info[n] is valid while bit n-1 is set. */
   _Atomic uint64_t pending;
   vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
+  /* Signals from outside the process that the host handler took on a
+   * guest thread and handed to the signals loop (vmx_linux_signal_route):
+   * set by the handler (release) after routed_info[n] and routed_tid[n],
+   * cleared by the loop (acquire) once it read them. */
+  _Atomic uint64_t routed;
+  vmx_linux_siginfo_t routed_info[VMX_LINUX_NSIG + 1];
+  pid_t routed_tid[VMX_LINUX_NSIG + 1];
 } vmx_linux_sigproc_t;
 
 /* Per-thread signal state. Owned by the thread, except `pending` and
@@ -87,7 +105,17 @@ typedef struct vmx_linux_sigthread {
    * (see signal.c): the guest system call is restarted with a0 =
    * restart_a0 unless a handler without SA_RESTART runs. */
   _Atomic bool restart;
+  /* With restart: the host call returned EINTR rather than being rewound
+   * (Linux's ERESTARTNOHAND class: poll, nanosleep, sigsuspend...), so it
+   * runs again only if no handler runs. */
+  bool restart_nohand;
   uint64_t restart_a0;
+  /* VCPU_SIGNAL messages sent to this thread and not yet handled: senders
+   * add 1 before sending (seq_cst), the vCPU takes 1 off once it queued
+   * the signal. While it is not 0, no waiting host call of this thread
+   * blocks (the safe-call stub in signal.c checks it) and an interrupted
+   * guest call waits for the message before it restarts or fails. */
+  _Atomic int32_t inbound;
   _Atomic uint64_t pending;    /* queued by the host handler (release) */
   vmx_linux_siginfo_t info[VMX_LINUX_NSIG + 1];
 } vmx_linux_sigthread_t;
@@ -148,6 +176,36 @@ void vmx_linux_signal_deliver(struct vmx_linux_thread *t);
 /* Ends the whole process with signal sig as a native process dying of it
  * would end (the parent sees WIFSIGNALED with sig), without a core file. */
 _Noreturn void vmx_linux_signal_die(int sig);
+
+struct vmx_msg_vcpu_signal;
+
+/* Takes a VCPU_SIGNAL that reached t's vCPU (its loop thread, between
+ * slices): an unblocked signal is queued on t and delivered at once; one
+ * t blocks goes to the host kernel's pending set (thread- or
+ * process-directed, as it was sent), where rt_sigpending, rt_sigtimedwait
+ * and signalfd look, and from which the host handler queues it when it is
+ * unblocked; one the process ignores is dropped, as Linux drops it when
+ * sent. Then t->sig.inbound loses one. */
+void vmx_linux_signal_receive(struct vmx_linux_thread *t, const struct vmx_msg_vcpu_signal *m);
+
+/* Routes signals from outside the process (kill from another process,
+ * the terminal's Ctrl-C, SI_KERNEL timers) as messages: the host handler,
+ * which may not encode or allocate, records the signal (routed bits and
+ * siginfo) for the guest thread the host kernel picked, counts the message
+ * to come in that thread's inbound, and calls wake (async-signal-safe:
+ * uv_async_send); the signals loop then calls vmx_linux_signal_route_drain
+ * on its thread. wake NULL: signals are queued by the handler itself (a
+ * fork child has no bus). */
+void vmx_linux_signal_route(void (*wake)(void));
+
+/* On the signals loop: sends every recorded signal as a VCPU_SIGNAL to the
+ * vCPU of the thread it arrived on. */
+void vmx_linux_signal_route_drain(void);
+
+/* True while a VCPU_SIGNAL counted for t is not handled yet: t must not
+ * run guest code (nor decide whether an interrupted call restarts) until
+ * it came; the caller ends the slice and waits for it. */
+bool vmx_linux_signal_waiting(struct vmx_linux_thread *t);
 
 /* Makes the guest thread with host tid `tid` leave guest code, and any host
  * system call it waits in (the guest's call runs again once its vCPU runs

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,28 +51,67 @@ typedef struct vcpu_slot {
   uint64_t start_mask; /* guest signal mask at start */
   bool main;           /* the guest's main thread, on the process's main thread */
   struct vcpu_slot *next_idle;
+  struct vcpu_slot *next_live; /* vmx__rt.live: its vCPU actor runs (under vmx__rt.lock) */
 } vcpu_slot_t;
 
 static struct {
   vmx_bus_t *bus;
   vmx_sched_t *sched;
-  pthread_mutex_t lock; /* idle, nloops */
+  pthread_mutex_t lock; /* idle, live, nloops */
   vcpu_slot_t *idle;
+  vcpu_slot_t *live;    /* guest threads whose vCPU actor runs: signal targets */
   unsigned nloops;
   bool forked;          /* this process is a fork child: no bus */
   vmx_trace_rec_t *trace; /* --trace recorder, or NULL */
+  vmx_bus_sender_t sig_sender; /* the host signals loop's (its thread only) */
   bool gdb;             /* -g: a GDB server runs */
   vmx_trace_exec_t *trace_exec; /* --trace-exec */
   vmx_addr_t gdb_server;
 } vmx__rt = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* ---- the signals loop: host signals from outside, as messages -------- */
+
+static uv_async_t vmx__sig_async; /* on the signals loop */
+
+static void sig_async_cb(uv_async_t *h) {
+  (void)h;
+  vmx_linux_signal_route_drain();
+}
+
+/* The host handler's wake-up (async-signal-safe). */
+static void sig_wake(void) { uv_async_send(&vmx__sig_async); }
+
+static void sig_loop_start(vmx_loop_t *loop, void *arg) {
+  (void)arg;
+  if (uv_async_init(vmx_loop_uv(loop), &vmx__sig_async, sig_async_cb) == 0)
+    vmx_linux_signal_route(sig_wake);
+}
+
+/* Starts the "signals" loop: a thread with every host signal blocked that
+ * sends the host handler's signals on as VCPU_SIGNAL messages. Without it
+ * (it failed to start) the handler queues them itself, as before. */
+static void sig_loop_spawn(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  vmx_loop_options_t lo = {.name = "signals", .ring_slots = 15, .max_actors = 1,
+                           .on_thread_start = sig_loop_start};
+  vmx_loop_t *loop;
+  if (vmx_loop_start(vmx__rt.bus, &lo, &loop))
+    vmx_log_debug("run-user: no signals loop; host signals are queued by the handler");
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void rt_after_fork_child(void) {
+  /* The signals loop stayed with the parent. */
+  vmx_linux_signal_route(NULL);
   /* Only the forking thread survived: the other loop threads, idle or not,
    * are gone, and the loops' epoll sets are shared with the parent. The
    * forking thread runs on without its loop; threads the child makes get
    * new loops. */
   vmx__rt.forked = true;
   vmx__rt.idle = NULL;
+  vmx__rt.live = NULL;
   /* The parent owns the trace file; the child records nothing. */
   vmx__rt.trace = NULL;
   /* The debugger follows the parent only. */
@@ -97,6 +137,7 @@ int vmx__thread_rt_init(const vmx_sched_opts_t *so, bool stats, const char *trac
     snprintf(err->text, sizeof err->text, "cannot set up the bus: %s", vmx_strerror(rc));
     return rc;
   }
+  vmx_bus_sender_init(vmx__rt.bus, &vmx__rt.sig_sender);
   if (trace_path) {
     vmx_trace_error_t terr;
     rc = vmx_trace_open(vmx__rt.bus, trace_path, trace_topics, &vmx__rt.trace, &terr);
@@ -234,6 +275,12 @@ static int slot_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   vcpu_slot_t *s = v->arg;
   vmx_linux_thread_t *t = &s->t;
   vmx__thread_handle_exit(t, why);
+  /* A signal still on its way as a message is waited for, idle (the vCPU
+   * runs again once it handled a message), as Linux delivers it before the
+   * thread returns to user mode; delivering now would also decide an
+   * interrupted call's restart without the signal's handler. */
+  if (!t->exiting && vmx_linux_signal_waiting(t))
+    return VMX_VCPU_IDLE;
   if (!t->exiting)
     vmx_linux_signal_deliver(t);
   if (__builtin_expect(vmx__rt.forked, 0) && !t->exiting) {
@@ -247,8 +294,107 @@ static int slot_on_exit(vmx_vcpu_t *v, vmx_rv_exit_t why) {
   return t->exiting ? VMX_VCPU_DONE : VMX_VCPU_CONTINUE;
 }
 
+/* Between slices: a guest signal from another thread or from the host. */
+static int slot_on_message(vmx_vcpu_t *v, const vmx_msg_t *msg) {
+  vcpu_slot_t *s = v->arg;
+  if (msg->env.type != VMX_MSG_VCPU_SIGNAL) {
+    vmx_log_error("vCPU %d: unexpected message type %u", (int)s->tid, (unsigned)msg->env.type);
+    return 0;
+  }
+  if (!s->t.sig.bound) /* it came before the first slice */
+    vmx_linux_signal_thread_start(&s->t, s->start_mask);
+  vmx_linux_signal_receive(&s->t, &msg->body.vcpu_signal);
+  return 0;
+}
+
+/* Runs guest code, unless a signal message is still on its way (the idle
+ * vCPU's timer ran it first): then it waits on. */
+static vmx_rv_exit_t slot_run(vmx_rv_cpu_t *cpu) {
+  vmx_linux_thread_t *t = cpu->opaque;
+  if (vmx_linux_signal_waiting(t))
+    return VMX_RV_EXIT_REQUEST;
+  return vmx_rv_cpu_run(cpu);
+}
+
+static void live_remove(vcpu_slot_t *s) {
+  pthread_mutex_lock(&vmx__rt.lock);
+  for (vcpu_slot_t **pp = &vmx__rt.live; *pp; pp = &(*pp)->next_live) {
+    if (*pp == s) {
+      *pp = s->next_live;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&vmx__rt.lock);
+}
+
+/* The target of a signal (vmx__rt.lock held): thread tid, or for tid 0
+ * the one Linux's complete_signal() wakes: the main thread if it does not
+ * block sig, else a thread that does not, else the main thread (the signal
+ * then waits, process-wide, for a thread to unblock or take it). Masks of
+ * other threads are read without their owner's lock: a stale one only
+ * picks another thread, and the target checks its own mask again. */
+static vcpu_slot_t *signal_target_locked(pid_t tid, int sig) {
+  vcpu_slot_t *main = NULL, *other = NULL, *any = NULL;
+  uint64_t bit = VMX_LINUX_SIG_BIT(sig);
+  for (vcpu_slot_t *s = vmx__rt.live; s; s = s->next_live) {
+    if (tid) {
+      if (s->tid == tid)
+        return s;
+      continue;
+    }
+    bool blocks = __atomic_load_n(&s->t.sig.blocked, __ATOMIC_RELAXED) & bit;
+    if (s->main)
+      main = s;
+    else if (!blocks && !other)
+      other = s;
+    any = s;
+  }
+  if (tid)
+    return NULL;
+  if (main && !(__atomic_load_n(&main->t.sig.blocked, __ATOMIC_RELAXED) & bit))
+    return main;
+  return other ? other : main ? main : any;
+}
+
+int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, vmx_msg_t *m, bool counted) {
+  if (vmx__rt.forked || !vmx__rt.bus)
+    return 1;
+  pthread_mutex_lock(&vmx__rt.lock);
+  vcpu_slot_t *s = signal_target_locked(tid, m->body.vcpu_signal.signo);
+  if (!s) {
+    pthread_mutex_unlock(&vmx__rt.lock);
+    return 1;
+  }
+  /* Raised before the message is sent and the kick follows, both while
+   * the target cannot be reused (it is live while the lock is held; a
+   * slot reused later starts from a zeroed thread). seq_cst: pairs with
+   * the check in the target's safe stub. */
+  if (!counted)
+    atomic_fetch_add_explicit(&s->t.sig.inbound, 1, memory_order_seq_cst);
+  vmx_addr_t dst = s->v.addr;
+  pid_t target_tid = s->tid;
+  pthread_mutex_unlock(&vmx__rt.lock);
+  vmx_bus_sender_t *sender = from ? &((vcpu_slot_t *)from)->v.self_sender : &vmx__rt.sig_sender;
+  int rc = vmx_bus_send_wait(sender, dst, m, UINT64_C(1000000000));
+  if (rc) {
+    /* ENOENT: the bus is going away with the process. */
+    atomic_fetch_sub_explicit(&s->t.sig.inbound, 1, memory_order_seq_cst);
+    if (rc != VMX_ENOENT)
+      vmx_log_error("signal %d to thread %d: %s", (int)m->body.vcpu_signal.signo, (int)target_tid,
+                    vmx_strerror(rc));
+    return rc == VMX_ENOENT ? 0 : 1;
+  }
+  /* The send set the target's exit flag (the loop's kick) for guest code;
+   * a target in a waiting host call needs a host signal. A thread sending
+   * to itself is in neither. */
+  if (&s->t != from && !counted)
+    vmx_linux_signal_kick(target_tid);
+  return 0;
+}
+
 static void slot_on_end(vmx_vcpu_t *v, int reason) {
   vcpu_slot_t *s = v->arg;
+  live_remove(s);
   if (s->t.sig.bound)
     vmx_linux_signal_thread_stop(&s->t);
   vmx_rv_cpu_close(&s->t.cpu);
@@ -258,8 +404,12 @@ static void slot_on_end(vmx_vcpu_t *v, int reason) {
 int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *parent) {
   vcpu_slot_t *s = (vcpu_slot_t *)t;
   s->start_mask = mask;
+  /* After the main thread's loop, which keeps index 0. */
+  if (!parent && !vmx__rt.forked)
+    sig_loop_spawn();
   s->v = (vmx_vcpu_t){.cpu = &t->cpu, .on_exit = slot_on_exit, .on_start = slot_on_start,
-                      .on_end = slot_on_end, .arg = s};
+                      .on_end = slot_on_end, .on_message = slot_on_message, .run = slot_run,
+                      .arg = s};
   if (vmx__rt.gdb && !vmx__rt.forked) {
     vcpu_slot_t *ps = (vcpu_slot_t *)parent;
     if (!parent) {
@@ -278,7 +428,16 @@ int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *
   }
   char name[16];
   snprintf(name, sizeof name, "vcpu-%d", (int)s->tid);
-  return vmx_vcpu_spawn(s->loop, &s->v, name, false);
+  /* Live from its spawn on, under the lock: a sender never sees it
+   * without its address, and its end (live_remove) comes after. */
+  pthread_mutex_lock(&vmx__rt.lock);
+  int rc = vmx_vcpu_spawn(s->loop, &s->v, name, false);
+  if (rc == 0) {
+    s->next_live = vmx__rt.live;
+    vmx__rt.live = s;
+  }
+  pthread_mutex_unlock(&vmx__rt.lock);
+  return rc;
 }
 
 /* As the process ends: prints the --stats tables (if asked for) and

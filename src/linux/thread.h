@@ -54,6 +54,18 @@ void vmx__thread_free(vmx_linux_thread_t *t);
  * thread. Returns 0 or an error. */
 int vmx__thread_start(vmx_linux_thread_t *t, uint64_t mask, vmx_linux_thread_t *parent);
 
+/* Sends VCPU_SIGNAL m (body set) to guest thread tid of this process, or,
+ * for tid 0, to the thread Linux would pick for a process-directed signal
+ * (the main thread unless it blocks the signal, else the first that does
+ * not, else the main thread), and kicks that thread out of guest code and
+ * out of a waiting host call. from: the sending guest thread, or NULL for
+ * the host signals loop. counted: the target's sig.inbound already counts
+ * the message (the host handler did, and interrupted its call itself). Returns 0 (sent, or dropped because the target is
+ * ending), or 1 when there is no such thread or no bus (a fork child): the
+ * caller makes the host call instead. */
+struct vmx_msg;
+int vmx__thread_signal_send(vmx_linux_thread_t *from, pid_t tid, struct vmx_msg *m, bool counted);
+
 /* Handles one vCPU exit of t (user.c): a system call, or the signal of a
  * fault, ebreak or illegal instruction. */
 void vmx__thread_handle_exit(vmx_linux_thread_t *t, vmx_rv_exit_t why);
