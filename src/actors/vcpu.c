@@ -139,9 +139,9 @@ static int vcpu_slice(vmx_actor_ctx_t *ctx, vmx_vcpu_t *v) {
         return vcpu_yield(v);
       v->idle = true;
       /* Also wake after a while without a message: wfi may end at any
-       * time, and this bounds the stall if a wake-up is ever lost (one was
-       * seen, rarely, under load on a 2-core host and is not yet
-       * explained). */
+       * time, and this bounds the one delay the bus's wake protocol allows
+       * (a sender preempted between raising wake_pending and writing the
+       * eventfd: see vmx_bus_endpoint_may_sleep). */
       vmx_msg_t tick = VMX_MSG_INIT(VCPU_RUN);
       if (vmx_actor_timer_start(ctx, VMX_VCPU_IDLE_MAX_MS, 0, &tick, &v->idle_timer) == 0)
         v->idle_timer_on = true;
