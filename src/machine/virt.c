@@ -133,6 +133,13 @@ struct vmx_virt {
   vmx_htif_t htif;
   uint64_t t0_ns;
   uv_timer_t mtimer[VMX_VIRT_MAX_HARTS], stimer[VMX_VIRT_MAX_HARTS];
+  /* The monitor's calc_dirty_rate: a measurement over `period_s` seconds
+   * of the pages written (mem/pages.h's dirty logging). */
+  struct {
+    uv_timer_t timer;
+    enum { DIRTY_UNSTARTED, DIRTY_MEASURING, DIRTY_MEASURED } status;
+    uint64_t start_ms, period_s, pages;
+  } dirty;
   uint64_t sdeadline[VMX_VIRT_MAX_HARTS];
   bool timers_ready;
   _Atomic uint64_t clint_offset; /* -icount: the CLINT's mtime - now(), for the harts */
@@ -303,6 +310,52 @@ static void console_puts(vmx_virt_t *m, const char *s) {
   }
 }
 
+static void dirty_done(uv_timer_t *t) {
+  vmx_virt_t *m = t->data;
+  m->dirty.pages = vmx_pages_log_stop(m->pages);
+  m->dirty.status = DIRTY_MEASURED;
+}
+
+/* calc_dirty_rate [-b] SECONDS, as QEMU's (dirty-bitmap mode; -r, the
+ * dirty ring, is KVM's). */
+static void dirty_start(vmx_virt_t *m, const char *args) {
+  char flag[8] = "";
+  unsigned long secs = 0;
+  char extra;
+  bool ok = sscanf(args, "%lu %c", &secs, &extra) == 1 ||
+            (sscanf(args, "%7s %lu %c", flag, &secs, &extra) == 2 && !strcmp(flag, "-b"));
+  if (!ok || secs < 1 || secs > 60) {
+    console_puts(m, "usage: calc_dirty_rate [-b] SECONDS (1 to 60; -b, the dirty bitmap, is the "
+                    "only mode)\n");
+    return;
+  }
+  if (m->dirty.status == DIRTY_MEASURING) {
+    console_puts(m, "calc_dirty_rate: a measurement is running (info dirty_rate)\n");
+    return;
+  }
+  m->dirty.status = DIRTY_MEASURING;
+  m->dirty.start_ms = (vmx_clock_ns(CLOCK_MONOTONIC) - m->t0_ns) / 1000000;
+  m->dirty.period_s = secs;
+  vmx_pages_log_start(m->pages);
+  uv_timer_start(&m->dirty.timer, dirty_done, secs * 1000, 0);
+}
+
+/* info dirty_rate, in QEMU's words. */
+static void dirty_info(vmx_virt_t *m) {
+  static const char *const status[] = {"unstarted", "measuring", "measured"};
+  char out[512];
+  int n = snprintf(out, sizeof out, "Status: %s\n", status[m->dirty.status]);
+  if (m->dirty.status != DIRTY_UNSTARTED)
+    n += snprintf(out + n, sizeof out - (size_t)n,
+                  "Start Time: %" PRIu64 " (ms)\nPeriod: %" PRIu64 " (sec)\nMode: dirty-bitmap\n",
+                  m->dirty.start_ms, m->dirty.period_s);
+  if (m->dirty.status == DIRTY_MEASURED)
+    snprintf(out + n, sizeof out - (size_t)n,
+             "Dirty pages: %" PRIu64 "\nDirty rate: %" PRIu64 " (MB/s)\n", m->dirty.pages,
+             m->dirty.pages * 4096 / m->dirty.period_s / 1000000);
+  console_puts(m, out);
+}
+
 /* One monitor command line (Ctrl-A C). Device loop. */
 static void monitor_run(vmx_virt_t *m, char *line) {
   while (*line == ' ')
@@ -315,11 +368,17 @@ static void monitor_run(vmx_virt_t *m, char *line) {
     console_puts(m, "info devices        the devices and their state\n"
                     "info stats          the actor runtime's counters\n"
                     "screendump FILE.png [-f png]  write the virtio-gpu screen as PNG\n"
+                    "calc_dirty_rate [-b] SECONDS  count the RAM pages written in SECONDS\n"
+                    "info dirty_rate     its result\n"
                     "quit                end vmx\n"
                     "(Ctrl-A C goes back to the guest's console)\n");
   } else if (!strcmp(line, "info devices")) {
     vmx_devmgr_info(m->dm, out, sizeof out);
     console_puts(m, out);
+  } else if (!strncmp(line, "calc_dirty_rate", 15) && (line[15] == ' ' || !line[15])) {
+    dirty_start(m, line + 15);
+  } else if (!strcmp(line, "info dirty_rate")) {
+    dirty_info(m);
   } else if (!strcmp(line, "info stats")) {
     console_flush(m);
     vmx_vcpu_stats_print(stdout, m->bus);
@@ -644,6 +703,9 @@ static void timers_init(vmx_virt_t *m, uv_loop_t *uv) {
     m->mtimer[i].data = m->stimer[i].data = m;
     m->sdeadline[i] = UINT64_MAX;
   }
+  uv_timer_init(uv, &m->dirty.timer);
+  m->dirty.timer.data = m;
+  m->dirty.status = DIRTY_UNSTARTED;
   m->timers_ready = true;
 }
 
@@ -654,6 +716,9 @@ static void timers_close(vmx_virt_t *m) {
     uv_close((uv_handle_t *)&m->mtimer[i], NULL);
     uv_close((uv_handle_t *)&m->stimer[i], NULL);
   }
+  if (m->dirty.status == DIRTY_MEASURING)
+    vmx_pages_log_stop(m->pages);
+  uv_close((uv_handle_t *)&m->dirty.timer, NULL);
   m->timers_ready = false;
 }
 
@@ -1108,7 +1173,8 @@ static void usage(FILE *out) {
           "  --cpu-affinity LIST, --numa-node N   where the loop threads run\n"
           "\n"
           "Console: Ctrl-A X quits, Ctrl-A C opens the monitor (info devices, info stats,\n"
-          "screendump FILE.png, quit), Ctrl-A H lists the escapes. The exit status is 0 after a\n"
+          "screendump FILE.png, calc_dirty_rate SECONDS, info dirty_rate, quit), Ctrl-A H\n"
+          "lists the escapes. The exit status is 0 after a\n"
           "guest power-off, or the code the guest passed to the test device or HTIF.\n",
           VMX_VIRT_MAX_HARTS, VMX_VIRT_DEFAULT_BIOS);
 }

@@ -23,11 +23,13 @@ void vmx_pages_free(vmx_pages_t *p) {
     vmx_page_shard_t *sh = &p->shard[s];
     if (sh->code)
       munmap(sh->code, code_bytes(p));
+    free(sh->dirty);
     for (unsigned k = 0; k < VMX_PAGES_KINDS; k++) {
       free(sh->req[k]);
       free(sh->sum[k]);
     }
   }
+  free(p->dirty_dev);
   free(p);
 }
 
@@ -41,10 +43,16 @@ vmx_pages_t *vmx_pages_new(uint64_t base, uint64_t size, unsigned nshards) {
   p->npages = size >> VMX_PAGES_SHIFT;
   p->nshards = nshards;
   p->words = (p->npages + 63) / 64;
+  p->dirty_dev = calloc(p->words, sizeof(uint64_t));
+  if (!p->dirty_dev) {
+    free(p);
+    return NULL;
+  }
   for (unsigned s = 0; s < nshards; s++) {
     vmx_page_shard_t *sh = &p->shard[s];
     sh->code = zalloc(code_bytes(p));
-    if (!sh->code)
+    sh->dirty = calloc(p->words, sizeof(uint64_t));
+    if (!sh->code || !sh->dirty)
       goto fail;
     for (unsigned k = 0; k < VMX_PAGES_KINDS; k++) {
       sh->req[k] = calloc(p->words, sizeof(uint64_t));
@@ -93,6 +101,9 @@ bool vmx_pages_written(vmx_pages_t *p, int self, uint64_t pa, uint64_t len) {
    * request re-decodes from the new bytes. */
   atomic_thread_fence(memory_order_seq_cst);
   bool mine = false;
+  if (self < 0 && vmx_pages_logging(p))
+    for (uint64_t pn = first; pn <= last; pn++)
+      vmx_pages_mark_dirty(p, -1, pn);
   for (uint64_t pn = first; pn <= last; pn++)
     for (unsigned s = 0; s < p->nshards; s++) {
       if (!atomic_load_explicit(&p->shard[s].code[pn], memory_order_relaxed))
@@ -117,6 +128,8 @@ void vmx_pages_take(vmx_pages_t *p, unsigned shard,
   if (!atomic_load_explicit(&sh->pending, memory_order_relaxed) ||
       !atomic_exchange_explicit(&sh->pending, false, memory_order_acquire))
     return;
+  if (atomic_exchange_explicit(&sh->flush, false, memory_order_acquire))
+    fn(arg, VMX_PAGES_FLUSH, 0);
   for (unsigned kind = 0; kind < VMX_PAGES_KINDS; kind++)
     for (size_t sw = 0; sw < sum_words(p); sw++) {
       if (!atomic_load_explicit(&sh->sum[kind][sw], memory_order_relaxed))
@@ -141,4 +154,39 @@ void vmx_pages_clear_code(vmx_pages_t *p, unsigned shard) {
    * the memory back; other harts reading a slot meanwhile see NULL or the
    * old pointer, which they only test. */
   madvise(p->shard[shard].code, code_bytes(p), MADV_DONTNEED);
+}
+
+void vmx_pages_mark_dirty(vmx_pages_t *p, int shard, uint64_t pn) {
+  _Atomic uint64_t *map = shard < 0 ? p->dirty_dev : p->shard[shard].dirty;
+  uint64_t bit = (uint64_t)1 << (pn % 64);
+  if (!(atomic_load_explicit(&map[pn / 64], memory_order_relaxed) & bit))
+    atomic_fetch_or_explicit(&map[pn / 64], bit, memory_order_relaxed);
+}
+
+void vmx_pages_log_start(vmx_pages_t *p) {
+  for (size_t w = 0; w < p->words; w++) {
+    atomic_store_explicit(&p->dirty_dev[w], 0, memory_order_relaxed);
+    for (unsigned s = 0; s < p->nshards; s++)
+      atomic_store_explicit(&p->shard[s].dirty[w], 0, memory_order_relaxed);
+  }
+  atomic_store_explicit(&p->logging, true, memory_order_seq_cst);
+  for (unsigned s = 0; s < p->nshards; s++) {
+    vmx_page_shard_t *sh = &p->shard[s];
+    atomic_store_explicit(&sh->flush, true, memory_order_release);
+    atomic_store_explicit(&sh->pending, true, memory_order_release);
+    if (sh->exit_request)
+      atomic_fetch_or_explicit(sh->exit_request, sh->req_bit, memory_order_release);
+  }
+}
+
+uint64_t vmx_pages_log_stop(vmx_pages_t *p) {
+  atomic_store_explicit(&p->logging, false, memory_order_seq_cst);
+  uint64_t n = 0;
+  for (size_t w = 0; w < p->words; w++) {
+    uint64_t bits = atomic_load_explicit(&p->dirty_dev[w], memory_order_relaxed);
+    for (unsigned s = 0; s < p->nshards; s++)
+      bits |= atomic_load_explicit(&p->shard[s].dirty[w], memory_order_relaxed);
+    n += (uint64_t)__builtin_popcountll(bits);
+  }
+  return n;
 }

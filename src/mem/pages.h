@@ -20,6 +20,16 @@
  *     boundary; fence.i looks at them at once. A summary word per 64 bitmap
  *     words keeps the look cheap.
  *
+ * The other thing a page holds is whether it was written while dirty
+ * logging is on (vmx_pages_log_start): each hart sets bits in its shard's
+ * own bitmap (its store TLB entries for pages it has not marked carry
+ * VMX_RV_TLB_DIRTY, so the first store comes to the slow path), devices in
+ * a bitmap of their own; the reader ORs them. Starting asks every hart to
+ * drop its store TLB entries (a FLUSH request), so writes through entries
+ * filled before are missed until the hart's next block boundary: right for
+ * measuring a dirty rate (the monitor's calc_dirty_rate), not yet for
+ * migration, which will need the harts to answer before it counts.
+ *
  * Ordering. A hart links a block into its page's list before it reads the
  * block's bytes (with a full fence when the page was not yet code there);
  * a writer makes its write, fences and then looks at the slots
@@ -49,11 +59,15 @@
 #define VMX_PAGES_MAX_SHARDS 64
 
 enum { VMX_PAGES_INVAL, VMX_PAGES_PROTECT, VMX_PAGES_KINDS };
+/* What vmx_pages_take's callback gets for a FLUSH request (pn is 0). */
+#define VMX_PAGES_FLUSH VMX_PAGES_KINDS
 
 typedef struct vmx_page_shard {
   _Atomic(void *) *code;               /* npages entries */
   _Atomic uint64_t *req[VMX_PAGES_KINDS];  /* npages bits each */
   _Atomic uint64_t *sum[VMX_PAGES_KINDS];  /* one bit per word of req */
+  _Atomic uint64_t *dirty;             /* npages bits: written while logging */
+  _Atomic bool flush;                  /* FLUSH asked: drop the store TLB entries */
   _Atomic bool pending;                /* some request bit may be set */
   _Atomic uint32_t *exit_request;      /* the hart's; NULL until attached */
   uint32_t req_bit;                    /* what to set in it */
@@ -64,6 +78,8 @@ typedef struct vmx_pages {
   uint64_t base, npages;
   unsigned nshards;
   size_t words;                        /* uint64_t words of one request bitmap */
+  _Atomic bool logging;                /* dirty logging on */
+  _Atomic uint64_t *dirty_dev;         /* npages bits: written by devices while logging */
   vmx_page_shard_t shard[];
 } vmx_pages_t;
 
@@ -98,8 +114,9 @@ static inline bool vmx_pages_has_code(const vmx_pages_t *p, uint64_t pn) {
 }
 
 /* [pa, pa+len) was written (by shard self, or by a device when self is
- * negative): every other hart with code there gets an INVAL request.
- * Returns whether self itself has code in the range (it must drop it). */
+ * negative): every other hart with code there gets an INVAL request (and
+ * a device's write is logged as dirty). Returns whether self itself has
+ * code in the range (it must drop it). */
 bool vmx_pages_written(vmx_pages_t *p, int self, uint64_t pa, uint64_t len);
 
 /* Shard self has decoded its first code from page pn: every other hart
@@ -113,5 +130,25 @@ void vmx_pages_take(vmx_pages_t *p, unsigned shard,
 
 /* Clears every code slot of shard (its blocks are all gone). */
 void vmx_pages_clear_code(vmx_pages_t *p, unsigned shard);
+
+static inline bool vmx_pages_logging(const vmx_pages_t *p) {
+  return atomic_load_explicit(&p->logging, memory_order_relaxed);
+}
+
+/* Page pn was written by shard (a device when negative) while logging;
+ * whether shard has marked it already. */
+void vmx_pages_mark_dirty(vmx_pages_t *p, int shard, uint64_t pn);
+static inline bool vmx_pages_dirty_in(const vmx_pages_t *p, unsigned shard, uint64_t pn) {
+  return atomic_load_explicit(&p->shard[shard].dirty[pn / 64], memory_order_relaxed) &
+         ((uint64_t)1 << (pn % 64));
+}
+
+/* Starts dirty logging with every bitmap clear and asks every hart to drop
+ * its store TLB entries. Any thread. */
+void vmx_pages_log_start(vmx_pages_t *p);
+
+/* Ends it; returns the number of pages written since the start (by any
+ * hart or device). */
+uint64_t vmx_pages_log_stop(vmx_pages_t *p);
 
 #endif

@@ -20,7 +20,7 @@
 
 #define PAGE_MASK (~(uint64_t)0xfff)
 /* Tag bits that send an access to the slow path of an entry that allows it. */
-#define TAG_FLAGS (VMX_RV_TLB_IO | VMX_RV_TLB_NOTIFY)
+#define TAG_FLAGS (VMX_RV_TLB_IO | VMX_RV_TLB_NOTIFY | VMX_RV_TLB_DIRTY)
 #define PTE_V 1u
 #define PTE_R 2u
 #define PTE_W 4u
@@ -109,6 +109,16 @@ static void code_written(vmx_rv_cpu_t *cpu, uint64_t pa, unsigned len) {
     vmx_rv_code_drop_page(cpu, pn);
 }
 
+/* The RAM page at pa was written by this hart: marked while logging. */
+static void page_dirtied(vmx_rv_cpu_t *cpu, uint64_t pa) {
+  vmx_pages_t *pages = cpu->sys->pages;
+  if (!pages || !vmx_pages_logging(pages))
+    return;
+  uint64_t pn = vmx_pages_index(pages, pa);
+  if (pn != UINT64_MAX)
+    vmx_pages_mark_dirty(pages, (int)cpu->sys->shard, pn);
+}
+
 /* Walks the page table for va. update: set A (and D for stores). Returns 0
  * or the exception cause. */
 static unsigned walk(vmx_rv_cpu_t *cpu, uint64_t va, vmx_rv_access_t acc, unsigned regime,
@@ -169,8 +179,10 @@ restart:;
       if (want != pte && !__atomic_compare_exchange_n(p, &pte, want, false, __ATOMIC_ACQ_REL,
                                                       __ATOMIC_ACQUIRE))
         goto restart; /* another hart changed the PTE: walk again */
-      if (want != pte)
+      if (want != pte) {
         code_written(cpu, pte_pa, 8);
+        page_dirtied(cpu, pte_pa);
+      }
       pte = want;
     }
     if (!(pte & PTE_D))
@@ -332,6 +344,9 @@ static vmx_rv_tlb_entry_t *fill(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size,
     uint64_t pn = vmx_pages_index(sys->pages, pa_page);
     if (pn != UINT64_MAX && vmx_pages_has_code(sys->pages, pn))
       e->tag_w |= VMX_RV_TLB_NOTIFY;
+    if (pn != UINT64_MAX && vmx_pages_logging(sys->pages) &&
+        !vmx_pages_dirty_in(sys->pages, sys->shard, pn))
+      e->tag_w |= VMX_RV_TLB_DIRTY;
   }
   if (w.super)
     sys->tlb_super = true;
@@ -400,6 +415,10 @@ static bool store_one(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, uint64_t va
    * again right after this store dropped the last of its code. */
   if (e->tag_w & VMX_RV_TLB_NOTIFY)
     code_written(cpu, pa, size);
+  if (e->tag_w & VMX_RV_TLB_DIRTY) {
+    page_dirtied(cpu, pa);
+    e->tag_w &= ~VMX_RV_TLB_DIRTY;
+  }
   if (!(e->tag_w & VMX_RV_TLB_IO))
     return true;
   /* A device, or the watched RAM page (told after the store). */
@@ -462,6 +481,10 @@ uint8_t *vmx_rv_mem_atomic(vmx_rv_cpu_t *cpu, uint64_t va, unsigned size, bool w
   if (write && (e->tag_w & VMX_RV_TLB_NOTIFY)) {
     sys->amo_pa = e->pa | (va & 0xfff);
     sys->amo_len = size;
+  }
+  if (write && (e->tag_w & VMX_RV_TLB_DIRTY)) {
+    page_dirtied(cpu, e->pa);
+    e->tag_w &= ~VMX_RV_TLB_DIRTY;
   }
   return (uint8_t *)(uintptr_t)(va + e->addend);
 }

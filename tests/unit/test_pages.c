@@ -19,8 +19,8 @@
 #define REQ_CODE 4u
 
 typedef struct taken {
-  unsigned n[VMX_PAGES_KINDS];
-  uint64_t last[VMX_PAGES_KINDS];
+  unsigned n[VMX_PAGES_KINDS + 1]; /* ... and VMX_PAGES_FLUSH */
+  uint64_t last[VMX_PAGES_KINDS + 1];
   uint8_t *seen; /* NPAGES flags, or NULL */
 } taken_t;
 
@@ -163,6 +163,40 @@ static void test_concurrent(void **state) {
   vmx_pages_free(p);
 }
 
+/* Dirty logging: each hart's marks and the devices' writes while on, their
+ * union at the end, a FLUSH request to every hart at the start. */
+static void test_dirty_log(void **state) {
+  (void)state;
+  vmx_pages_t *p = vmx_pages_new(BASE, SIZE, 2);
+  _Atomic uint32_t req[2] = {0, 0};
+  for (unsigned s = 0; s < 2; s++)
+    vmx_pages_attach(p, s, &req[s], REQ_CODE);
+  assert_false(vmx_pages_logging(p));
+  vmx_pages_written(p, -1, BASE, 4096); /* not logging: not counted */
+  vmx_pages_log_start(p);
+  assert_true(vmx_pages_logging(p));
+  for (unsigned s = 0; s < 2; s++) {
+    assert_int_equal(req[s], REQ_CODE);
+    taken_t t = {0};
+    vmx_pages_take(p, s, take_fn, &t);
+    assert_int_equal(t.n[VMX_PAGES_FLUSH], 1);
+  }
+  vmx_pages_mark_dirty(p, 0, 10);
+  vmx_pages_mark_dirty(p, 0, 10);
+  vmx_pages_mark_dirty(p, 1, 10); /* both harts: one page */
+  vmx_pages_mark_dirty(p, 1, NPAGES - 1);
+  assert_true(vmx_pages_dirty_in(p, 0, 10));
+  assert_false(vmx_pages_dirty_in(p, 0, NPAGES - 1));
+  vmx_pages_written(p, -1, BASE + 0x20800, 0x2000); /* a device: pages 32..34 */
+  assert_int_equal(vmx_pages_log_stop(p), 5);
+  assert_false(vmx_pages_logging(p));
+  /* A new measurement starts from nothing. */
+  vmx_pages_log_start(p);
+  assert_false(vmx_pages_dirty_in(p, 0, 10));
+  assert_int_equal(vmx_pages_log_stop(p), 0);
+  vmx_pages_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_args),
@@ -170,6 +204,7 @@ int main(void) {
       cmocka_unit_test(test_written),
       cmocka_unit_test(test_code_added),
       cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_dirty_log),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

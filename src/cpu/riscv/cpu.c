@@ -130,7 +130,9 @@ static void take_request(void *arg, unsigned kind, uint64_t pn) {
   vmx_rv_cpu_t *cpu = arg;
   vmx_rv_sys_t *sys = cpu->sys;
   uint64_t pa = sys->pages->base + (pn << VMX_PAGES_SHIFT);
-  if (kind == VMX_PAGES_INVAL) {
+  if (kind == VMX_PAGES_FLUSH) {
+    vmx_rv_tlb_flush(cpu, UINT64_MAX); /* dirty logging began: refill to log */
+  } else if (kind == VMX_PAGES_INVAL) {
     vmx_rv_code_drop_page(cpu, pn);
   } else if (vmx_rv_tlb_protect(cpu, pa)) {
     /* This hart could store to the page without telling anyone until now,

@@ -57,6 +57,9 @@ typedef struct vmx_rv_tlb_entry {
 /* In tag_w: the page holds decoded code, so stores take the slow path,
  * which tells the harts that decoded it (mem/pages.h). */
 #define VMX_RV_TLB_NOTIFY ((uint64_t)1 << 9)
+/* In tag_w: dirty logging is on and this hart has not marked the page
+ * written yet; the slow path marks it and clears the bit. */
+#define VMX_RV_TLB_DIRTY ((uint64_t)1 << 7)
 /* Allowed, but a PMP entry covers only part of the page: every access
  * misses and is checked at its exact address (mem/rv_mmu.c). */
 #define VMX_RV_TLB_PMP ((uint64_t)1 << 8)
