@@ -560,7 +560,24 @@ static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   vmx_virt_t *m = state;
   int rc = 0;
   switch (msg->env.type) {
-  MMIO_CASES(ctx, msg, uart16550, &m->uart)
+  case VMX_MSG_MMIO_READ: {
+    /* Published before the answer: the hart's next read of the copy
+     * (LSR right after RBR) must see what this read changed. */
+    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
+    bool ok = mmio_size_ok(r->size);
+    uint64_t value = ok ? vmx_uart16550_read(&m->uart, r->offset, r->size) : 0;
+    uart_view_publish(m, false);
+    rc = mmio_reply(ctx, value, ok);
+    break;
+  }
+  case VMX_MSG_MMIO_WRITE: {
+    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
+    if (mmio_size_ok(w->size))
+      vmx_uart16550_write(&m->uart, w->offset, w->size, w->value);
+    uart_view_publish(m, true);
+    rc = mmio_ack(ctx, msg);
+    break;
+  }
   case VMX_MSG_CONSOLE_IN:
     break;
   default:
@@ -569,7 +586,7 @@ static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   console_feed(m);
   stdin_poll_update(m);
   console_flush(m);
-  uart_view_publish(m, msg->env.type == VMX_MSG_MMIO_WRITE);
+  uart_view_publish(m, false); /* input may have come in */
   return rc;
 }
 
