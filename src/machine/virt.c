@@ -529,21 +529,26 @@ static bool mmio_size_ok(uint32_t size) { return size == 1 || size == 2 || size 
 /* The cases of a device actor's receive that serve register accesses with
  * the device model `model` (vmx_<model>_read/_write) on state dev, setting
  * rc: a read is answered with MMIO_DATA, a write acknowledged when it was
- * asked for. Bad sizes read as no register and are not written. */
-#define MMIO_CASES(ctx, msg, model, dev)                                           \
+ * asked for. Bad sizes read as no register and are not written. `done` is
+ * a statement run after the model's access and before the answer. */
+#define MMIO_CASES_THEN(ctx, msg, model, dev, done)                                \
   case VMX_MSG_MMIO_READ: {                                                        \
     const vmx_msg_mmio_read_t *r_ = &(msg)->body.mmio_read;                        \
     bool ok_ = mmio_size_ok(r_->size);                                             \
-    rc = mmio_reply(ctx, ok_ ? vmx_##model##_read(dev, r_->offset, r_->size) : 0, ok_); \
+    uint64_t v_ = ok_ ? vmx_##model##_read(dev, r_->offset, r_->size) : 0;         \
+    done;                                                                          \
+    rc = mmio_reply(ctx, v_, ok_);                                                 \
     break;                                                                         \
   }                                                                                \
   case VMX_MSG_MMIO_WRITE: {                                                       \
     const vmx_msg_mmio_write_t *w_ = &(msg)->body.mmio_write;                      \
     if (mmio_size_ok(w_->size))                                                    \
       vmx_##model##_write(dev, w_->offset, w_->size, w_->value);                   \
+    done;                                                                          \
     rc = mmio_ack(ctx, msg);                                                       \
     break;                                                                         \
   }
+#define MMIO_CASES(ctx, msg, model, dev) MMIO_CASES_THEN(ctx, msg, model, dev, (void)0)
 
 /* Publishes the UART registers harts may read without asking: each copy
  * first, then (for a hart's posted write just done) the count, each a
@@ -560,24 +565,10 @@ static int uart_receive(vmx_actor_ctx_t *ctx, void *state, const vmx_msg_t *msg)
   vmx_virt_t *m = state;
   int rc = 0;
   switch (msg->env.type) {
-  case VMX_MSG_MMIO_READ: {
-    /* Published before the answer: the hart's next read of the copy
-     * (LSR right after RBR) must see what this read changed. */
-    const vmx_msg_mmio_read_t *r = &msg->body.mmio_read;
-    bool ok = mmio_size_ok(r->size);
-    uint64_t value = ok ? vmx_uart16550_read(&m->uart, r->offset, r->size) : 0;
-    uart_view_publish(m, false);
-    rc = mmio_reply(ctx, value, ok);
-    break;
-  }
-  case VMX_MSG_MMIO_WRITE: {
-    const vmx_msg_mmio_write_t *w = &msg->body.mmio_write;
-    if (mmio_size_ok(w->size))
-      vmx_uart16550_write(&m->uart, w->offset, w->size, w->value);
-    uart_view_publish(m, true);
-    rc = mmio_ack(ctx, msg);
-    break;
-  }
+  /* Published before the answer: the hart's next read of the copy (LSR
+   * right after RBR) must see what this access changed. */
+  MMIO_CASES_THEN(ctx, msg, uart16550, &m->uart,
+                  uart_view_publish(m, msg->env.type == VMX_MSG_MMIO_WRITE))
   case VMX_MSG_CONSOLE_IN:
     break;
   default:

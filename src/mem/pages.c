@@ -73,10 +73,18 @@ void vmx_pages_attach(vmx_pages_t *p, unsigned shard, _Atomic uint32_t *exit_req
   p->shard[shard].exit_request = exit_request;
 }
 
+/* Tells shard's hart it has requests: the pending flag, then its exit
+ * request, each a release after whatever the request is. */
+static void wake_owner(vmx_page_shard_t *sh) {
+  atomic_store_explicit(&sh->pending, true, memory_order_release);
+  if (sh->exit_request)
+    atomic_fetch_or_explicit(sh->exit_request, sh->req_bit, memory_order_release);
+}
+
 /* Sets pn's bit of kind in shard: the bitmap word first, then its summary
- * bit, then the pending flag and the hart's exit request, each a release,
- * so a taker that sees the flag sees the bits, and a taker that cleared
- * the flag or a summary bit too early finds it set again. */
+ * bit, then wake_owner(), each a release, so a taker that sees the flag
+ * sees the bits, and a taker that cleared the flag or a summary bit too
+ * early finds it set again. */
 static void post(vmx_pages_t *p, unsigned shard, unsigned kind, uint64_t pn) {
   vmx_page_shard_t *sh = &p->shard[shard];
   uint64_t w = pn / 64;
@@ -85,9 +93,7 @@ static void post(vmx_pages_t *p, unsigned shard, unsigned kind, uint64_t pn) {
    * reached the summary and the flag yet, and a fence.i must find them. */
   atomic_fetch_or_explicit(&sh->req[kind][w], bit, memory_order_release);
   atomic_fetch_or_explicit(&sh->sum[kind][w / 64], (uint64_t)1 << (w % 64), memory_order_release);
-  atomic_store_explicit(&sh->pending, true, memory_order_release);
-  if (sh->exit_request)
-    atomic_fetch_or_explicit(sh->exit_request, sh->req_bit, memory_order_release);
+  wake_owner(sh);
 }
 
 bool vmx_pages_written(vmx_pages_t *p, int self, uint64_t pa, uint64_t len) {
@@ -142,7 +148,6 @@ void vmx_pages_take(vmx_pages_t *p, unsigned shard,
         while (bits) {
           uint64_t pn = w * 64 + (uint64_t)__builtin_ctzll(bits);
           bits &= bits - 1;
-          sh->posted++;
           fn(arg, kind, pn);
         }
       }
@@ -171,11 +176,8 @@ void vmx_pages_log_start(vmx_pages_t *p) {
   }
   atomic_store_explicit(&p->logging, true, memory_order_seq_cst);
   for (unsigned s = 0; s < p->nshards; s++) {
-    vmx_page_shard_t *sh = &p->shard[s];
-    atomic_store_explicit(&sh->flush, true, memory_order_release);
-    atomic_store_explicit(&sh->pending, true, memory_order_release);
-    if (sh->exit_request)
-      atomic_fetch_or_explicit(sh->exit_request, sh->req_bit, memory_order_release);
+    atomic_store_explicit(&p->shard[s].flush, true, memory_order_release);
+    wake_owner(&p->shard[s]);
   }
 }
 

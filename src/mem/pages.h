@@ -71,7 +71,6 @@ typedef struct vmx_page_shard {
   _Atomic bool pending;                /* some request bit may be set */
   _Atomic uint32_t *exit_request;      /* the hart's; NULL until attached */
   uint32_t req_bit;                    /* what to set in it */
-  uint64_t posted;                     /* requests taken, for statistics */
 } vmx_page_shard_t;
 
 typedef struct vmx_pages {
@@ -98,6 +97,11 @@ static inline uint64_t vmx_pages_index(const vmx_pages_t *p, uint64_t pa) {
   uint64_t off = pa - p->base;
   return pa >= p->base && (off >> VMX_PAGES_SHIFT) < p->npages ? off >> VMX_PAGES_SHIFT
                                                                  : UINT64_MAX;
+}
+
+/* Guest-physical address of page pn. */
+static inline uint64_t vmx_pages_addr(const vmx_pages_t *p, uint64_t pn) {
+  return p->base + (pn << VMX_PAGES_SHIFT);
 }
 
 /* The owner's code slot of page pn. */

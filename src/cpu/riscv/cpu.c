@@ -85,7 +85,7 @@ void vmx_rv_code_added(vmx_rv_cpu_t *cpu, vmx_rv_block_t *b, unsigned which) {
      * now take the slow path, in this hart's TLB and (by request) in the
      * others'. */
     atomic_thread_fence(memory_order_seq_cst);
-    vmx_rv_tlb_protect(cpu, sys->pages->base + (pn << VMX_PAGES_SHIFT));
+    vmx_rv_tlb_protect(cpu, vmx_pages_addr(sys->pages, pn));
     vmx_pages_code_added(sys->pages, sys->shard, pn);
   }
 }
@@ -107,7 +107,7 @@ void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
   _Atomic(void *) *slot = vmx_pages_code(sys->pages, sys->shard, pn);
   vmx_rv_block_t *b = atomic_load_explicit(slot, memory_order_relaxed);
   atomic_store_explicit(slot, NULL, memory_order_relaxed);
-  uint64_t page_pa = sys->pages->base + (pn << VMX_PAGES_SHIFT);
+  uint64_t page_pa = vmx_pages_addr(sys->pages, pn);
   while (b) {
     vmx_rv_block_t *next = page_next(b, page_pa);
     if (b->live_pc != VMX_RV_BLOCK_DEAD) {
@@ -120,7 +120,6 @@ void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
       if (*p)
         *p = b->hash_next;
       b->live_pc = VMX_RV_BLOCK_DEAD;
-      sys->code_drops++;
     }
     b = next;
   }
@@ -129,7 +128,7 @@ void vmx_rv_code_drop_page(vmx_rv_cpu_t *cpu, uint64_t pn) {
 static void take_request(void *arg, unsigned kind, uint64_t pn) {
   vmx_rv_cpu_t *cpu = arg;
   vmx_rv_sys_t *sys = cpu->sys;
-  uint64_t pa = sys->pages->base + (pn << VMX_PAGES_SHIFT);
+  uint64_t pa = vmx_pages_addr(sys->pages, pn);
   if (kind == VMX_PAGES_FLUSH) {
     vmx_rv_tlb_flush(cpu, UINT64_MAX); /* dirty logging began: refill to log */
   } else if (kind == VMX_PAGES_INVAL) {

@@ -135,7 +135,6 @@ typedef struct vmx_rv_sys {
   vmx_rv_tlb_entry_t victim[VMX_RV_MMU_COUNT][VMX_RV_TLB_VICTIMS];
   unsigned victim_next[VMX_RV_MMU_COUNT];
   uint64_t tlb_walks;            /* misses that walked the page table */
-  uint64_t code_drops;           /* blocks dropped because their code was written */
   uint64_t amo_pa;               /* an AMO/SC to a page with code: where, and */
   unsigned amo_len;              /* its size, until vmx_rv_mem_atomic_done (0: none) */
 
